@@ -1,0 +1,1 @@
+"""crawler: verify a live API after a deploy."""

@@ -1,0 +1,418 @@
+"""The crawl: the only network edge. Sends every check concurrently and records what came back.
+
+Read this module first. `open_client` builds one `httpx.AsyncClient` for the target (a live
+base URL through a fast aiohttp transport, or an ASGI/WSGI app in-process). `crawl` sends the
+checks through it with bounded concurrency and returns one `CheckResult` per check, in
+manifest order, whatever order the answers came in. Nothing here raises for a network
+failure: refused connections, timeouts, TLS and protocol errors become `TransportError`
+observations, judged ERROR.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import socket
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+import httpx
+
+from crawler import redact, verdict
+from crawler.errors import TargetError
+from crawler.manifest import PlannedCheck
+from crawler.redact import Redactor
+from crawler.results import (
+    CheckResult,
+    ErrorCode,
+    Observation,
+    RequestInfo,
+    Response,
+    TransportError,
+)
+
+USER_AGENT = "crawler/0.1 (+post-deploy verification)"
+IN_PROCESS_BASE = "http://testserver"
+
+Transport = Literal["aiohttp", "httpx"]
+TRANSPORTS: tuple[Transport, ...] = ("aiohttp", "httpx")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a crawl behaves. Small and explicit; the CLI builds it from flags and defaults.
+
+    >>> Settings(concurrency=32, timeout=5.0, allow_mutations=False)
+    Settings(concurrency=32, timeout=5.0, ...)
+
+    - `concurrency`: requests in flight at once (workers and connection pool size).
+    - `timeout`: seconds allowed to connect and for each read of a check without its own
+      timeout; a whole check never takes more than twice its timeout.
+    - `body_cap`: bytes of a body read at most; the rest is never read nor buffered.
+    - `excerpt_cap`: characters of the body kept on a result that did not pass.
+    - `transport`: `aiohttp` (fast, default) or `httpx` (httpx's own pool) for live targets.
+    """
+
+    concurrency: int = 16
+    timeout: float = 10.0
+    body_cap: int = 64 * 1024
+    excerpt_cap: int = 8 * 1024
+    allow_mutations: bool = False
+    transport: Transport = "aiohttp"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the checks go: a live `base_url`, or an `app` reference crawled in-process."""
+
+    base_url: str | None = None
+    app: str | None = None
+
+    @property
+    def in_process(self) -> bool:
+        return self.app is not None
+
+    @property
+    def label(self) -> str:
+        return f"app:{self.app}" if self.app else str(self.base_url)
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_client(target: Target, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """One client for the whole crawl: pool sized to the concurrency, redirects not followed."""
+    if target.app:
+        transport: httpx.AsyncBaseTransport = app_transport(load_app(target.app))
+        base_url = IN_PROCESS_BASE
+    elif target.base_url:
+        transport = network_transport(settings)
+        base_url = target.base_url
+    else:
+        raise TargetError(
+            "No target: set base_url or app in the manifest, or pass --base-url or --app."
+        )
+    async with httpx.AsyncClient(
+        base_url=base_url,
+        transport=transport,
+        follow_redirects=False,
+        timeout=httpx.Timeout(settings.timeout),
+        headers={"User-Agent": USER_AGENT},
+    ) as client:
+        yield client
+
+
+def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """The transport for a live target: aiohttp's (10x faster pool) or httpx's own."""
+    limits = httpx.Limits(
+        max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+    )
+    if settings.transport == "httpx":
+        return httpx.AsyncHTTPTransport(limits=limits)
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
+    tls = httpx.create_ssl_context()  # certifi's CAs and verification on, as httpx does
+
+    def session() -> aiohttp.ClientSession:
+        # Cookies live in the httpx client only (one jar per identity), never in aiohttp's.
+        connector = aiohttp.TCPConnector(limit=settings.concurrency, ssl=tls)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits, client=session)
+    return transport
+
+
+def load_app(reference: str) -> Any:
+    """Import `package.module:attr` (from the current directory too) and return the app."""
+    module_name, _, attr = reference.partition(":")
+    if not module_name or not attr:
+        raise TargetError(f"--app {reference!r}: write it as package.module:attr.")
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(
+            f"--app {reference!r}: cannot import {module_name} ({exc}). "
+            "Run crawler from the project folder or install the package."
+        ) from None
+    app: Any = module
+    for part in attr.split("."):
+        app = getattr(app, part, None)
+        if app is None:
+            raise TargetError(f"--app {reference!r}: {module_name} has no attribute {attr}.")
+    if not callable(app):
+        raise TargetError(f"--app {reference!r}: {attr} is not an ASGI or WSGI application.")
+    return app
+
+
+def is_asgi(app: Any) -> bool:
+    """ASGI apps are coroutine functions (or objects whose __call__ is one); WSGI are not."""
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else type(app).__call__
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app)
+
+
+def app_transport(app: Any) -> httpx.AsyncBaseTransport:
+    """An in-process transport: the app's exceptions become 500 answers, as on a server."""
+    if is_asgi(app):
+        return httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return _ThreadedWSGITransport(httpx.WSGITransport(app=app, raise_app_exceptions=False))
+
+
+class _ThreadedWSGITransport(httpx.AsyncBaseTransport):
+    """Runs a blocking WSGI app in a worker thread so the async crawl can drive it."""
+
+    def __init__(self, transport: httpx.WSGITransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        content = await request.aread()
+        sync_request = httpx.Request(
+            request.method, request.url, headers=request.headers, content=content
+        )
+
+        def call() -> httpx.Response:
+            response = self._transport.handle_request(sync_request)
+            response.read()
+            return response
+
+        response = await anyio.to_thread.run_sync(call)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=response.content,
+            extensions=response.extensions,
+        )
+
+
+# --- the crawl -----------------------------------------------------------------------------
+
+OnResult = Callable[[int, CheckResult], None]
+
+
+async def crawl(
+    checks: Sequence[PlannedCheck],
+    client: httpx.AsyncClient,
+    settings: Settings,
+    *,
+    redactor: Redactor | None = None,
+    on_result: OnResult | None = None,
+) -> list[CheckResult]:
+    """Send every check and judge it; return the results in the order of `checks`.
+
+    At most `settings.concurrency` requests are in flight. Mutations are not sent unless
+    allowed (`verdict.guard`). `on_result(index, result)` is called as each check finishes,
+    so a caller can show progress and keep what it has if the crawl is interrupted.
+    Never raises for a network failure.
+    """
+    redactor = redactor or Redactor()
+    results: list[CheckResult | None] = [None] * len(checks)
+    pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
+    limiter = anyio.CapacityLimiter(settings.concurrency)
+
+    async def worker() -> None:
+        for index, planned in pending:
+            async with limiter:
+                result = await check_one(client, planned, settings, redactor)
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(min(settings.concurrency, len(checks))):
+            tasks.start_soon(worker)
+    return [result for result in results if result is not None]
+
+
+async def check_one(
+    client: httpx.AsyncClient, planned: PlannedCheck, settings: Settings, redactor: Redactor
+) -> CheckResult:
+    """Send one check (unless guarded), observe, judge. See `crawl`."""
+    check = planned.check
+    request = build_request(client, planned)
+    observation: Observation
+    skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
+    if skipped is not None:
+        observation = skipped
+    else:
+        observation = await observe(client, request, planned.timeout, settings, redactor)
+    judgement = verdict.judge(check, observation)
+    if judgement.verdict == "PASS" and isinstance(observation, Response):
+        # A passing answer's body and headers are not shown anywhere: do not keep them.
+        observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
+    return CheckResult(
+        group=planned.group,
+        index=planned.index,
+        name=check.name,
+        method=check.method,
+        path=check.path,
+        expect=str(check.expect),
+        tags=check.tags,
+        request=request_info(request, redactor),
+        observation=observation,
+        verdict=judgement.verdict,
+        reason=judgement.reason,
+    )
+
+
+def build_request(client: httpx.AsyncClient, planned: PlannedCheck) -> httpx.Request:
+    check = planned.check
+    return client.build_request(
+        check.method,
+        check.path,
+        params={k: _query_value(v) for k, v in check.query.items()} or None,
+        headers=planned.headers,
+        json=check.json_body,
+        data={k: _query_value(v) for k, v in check.form.items()} if check.form else None,
+        timeout=httpx.Timeout(planned.timeout),
+    )
+
+
+def _query_value(value: str | int | float | bool) -> str:
+    # YAML `true` means the word true in a URL, not Python's "True".
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def request_info(request: httpx.Request, redactor: Redactor) -> RequestInfo:
+    body = request.content.decode("utf-8", errors="replace") if request.content else None
+    content_type = request.headers.get("content-type")
+    return RequestInfo(
+        method=request.method,
+        url=redactor.url(str(request.url)),
+        headers=redactor.headers(
+            (k, v)
+            for k, v in request.headers.multi_items()
+            if k.lower() not in ("host", "content-length", "user-agent", "accept-encoding")
+            and not (k.lower() == "accept" and v == "*/*")
+            and k.lower() != "connection"
+        ),
+        body=redactor.text(redact.body(body, content_type)) if body is not None else None,
+        content_type=content_type,
+    )
+
+
+async def observe(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    timeout: float,
+    settings: Settings,
+    redactor: Redactor,
+) -> Response | TransportError:
+    """Send the request and read at most `body_cap` bytes of the answer."""
+    start = time.perf_counter()
+
+    def elapsed() -> float:
+        return round((time.perf_counter() - start) * 1000, 1)
+
+    try:
+        with anyio.fail_after(2 * timeout):
+            response = await client.send(request, stream=True)
+            try:
+                body, size, truncated = await read_capped(response, settings.body_cap)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return TransportError(
+            error="timeout",
+            message=f"no complete answer within {2 * timeout:g} s (whole-check limit)",
+            elapsed_ms=elapsed(),
+        )
+    except Exception as exc:  # any failure of the transport or the app is data, not a crash
+        code, message = describe_error(exc, timeout)
+        return TransportError(error=code, message=redactor.text(message), elapsed_ms=elapsed())
+    text = body[: settings.excerpt_cap * 4].decode(response.encoding or "utf-8", errors="replace")
+    return Response(
+        status=response.status_code,
+        reason_phrase=response.reason_phrase,
+        headers=redactor.headers(response.headers.multi_items()),
+        body_excerpt=redactor.text(text[: settings.excerpt_cap]),
+        body_bytes=size,
+        truncated=truncated,
+        elapsed_ms=elapsed(),
+    )
+
+
+async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, int, bool]:
+    """Read the (decoded) body up to `cap` bytes; stop there without reading the rest."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        room = cap - size
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            return b"".join(chunks), cap, True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), size, False
+
+
+# --- naming failures -----------------------------------------------------------------------
+
+
+def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
+    """A stable code and a short human reason for a failed request.
+
+    Looks through the exception's causes, since both transports wrap the OS error
+    (`ConnectionRefusedError`, `ssl.SSLCertVerificationError` ...) that says what happened.
+    """
+    chain = list(_causes(exc))
+    names = {type(e).__name__ for e in chain}
+    for error in chain:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            detail = error.verify_message or "certificate verify failed"
+            return "tls", f"TLS certificate verify failed: {detail}"
+        if isinstance(error, ssl.SSLError):
+            return "tls", f"TLS error: {error.reason or error}"
+        if isinstance(error, ConnectionRefusedError):
+            return "connect_refused", "connection refused"
+        if isinstance(error, socket.gaierror) or "ClientConnectorDNSError" in names:
+            return "dns", "DNS lookup failed (no such host)"
+        if isinstance(error, ConnectionResetError):
+            return "reset", "connection reset by peer"
+    if isinstance(exc, httpx.ConnectTimeout) and "ServerDisconnectedError" not in names:
+        return "connect_timeout", f"connect timeout after {timeout:g} s"
+    if isinstance(exc, httpx.ReadTimeout) or "SocketTimeoutError" in names:
+        return "read_timeout", f"read timeout after {timeout:g} s"
+    if isinstance(exc, httpx.WriteTimeout):
+        return "write_timeout", f"write timeout after {timeout:g} s"
+    if isinstance(exc, httpx.PoolTimeout | httpx.TimeoutException):
+        return "timeout", f"timed out after {timeout:g} s"
+    if "ServerDisconnectedError" in names or isinstance(exc, httpx.RemoteProtocolError):
+        detail = _first_line(exc)
+        if "disconnect" in detail.lower() or "without sending" in detail.lower():
+            return "reset", "server closed the connection without a complete answer"
+        return "protocol", f"protocol error: {detail}"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect_refused", f"cannot connect: {_first_line(exc)}"
+    if "ClientResponseError" in names or isinstance(exc, httpx.DecodingError):
+        return "protocol", f"protocol error: {_first_line(exc)}"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too_many_redirects", "too many redirects"
+    if isinstance(exc, httpx.HTTPError | OSError) or type(exc).__module__.startswith("aiohttp"):
+        return "other", f"{type(exc).__name__}: {_first_line(exc)}"
+    return "app_error", f"the app raised {type(exc).__name__}: {_first_line(exc)}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

@@ -1,0 +1,495 @@
+"""The manifest: pydantic models of checks, and the loader that reports errors by file:line.
+
+A manifest is YAML (or JSON)::
+
+    version: 1
+    name: Demo API
+    base_url: ${BASE_URL:-http://127.0.0.1:8000}   # or  app: package.module:attr
+    defaults: {timeout: 10, concurrency: 16, headers: {Accept: application/json}}
+    groups:
+      Billing:
+        - GET /api/billing -> 200                   # shorthand
+        - {method: GET, path: /api/billing/plans, expect: [200, 204]}
+
+`load(path)` returns a validated `Manifest` or raises `ManifestError` whose issues name
+the file, the line, the field path (`groups.Billing[3].expect`) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from crawler.errors import ManifestError, ManifestIssue
+from crawler.redact import SECRET_ENV_NAME
+
+METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+
+# Methods that cannot change server state; everything else is a mutation and is guarded.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_EXPECT_HELP = 'use 200, [200, 204], "200|204" or "2xx"'
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The statuses a check accepts: exact codes and/or whole classes (`2xx` is class 2)."""
+
+    codes: tuple[int, ...] = ()
+    classes: tuple[int, ...] = ()
+
+    def matches(self, status: int) -> bool:
+        return status in self.codes or status // 100 in self.classes
+
+    def __str__(self) -> str:
+        return "|".join([str(code) for code in self.codes] + [f"{c}xx" for c in self.classes])
+
+
+def _status_code(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError(f"{value!r} is not a status; {_EXPECT_HELP}")
+    return value
+
+
+def parse_expect(value: object) -> Expect:
+    """Parse `200`, `[200, 204]`, `"200|204"`, `"2xx"` (or an `Expect`) into an `Expect`.
+
+    >>> str(parse_expect("2xx|404"))
+    '404|2xx'
+    """
+    if isinstance(value, Expect):
+        return value
+    parts: list[object]
+    if isinstance(value, list):
+        parts = list(value)
+    elif isinstance(value, str):
+        parts = [p.strip() for p in value.split("|")]
+    else:
+        parts = [value]
+    if not parts:
+        raise ValueError(f"an empty list is not a status; {_EXPECT_HELP}")
+    codes: list[int] = []
+    classes: list[int] = []
+    for part in parts:
+        if isinstance(part, str):
+            if re.fullmatch(r"[1-5][xX][xX]", part):
+                classes.append(int(part[0]))
+                continue
+            if not re.fullmatch(r"\d{3}", part):
+                shown = value if isinstance(value, str) else part
+                raise ValueError(f"{json.dumps(shown)} is not a status; {_EXPECT_HELP}")
+            part = int(part)
+        codes.append(_status_code(part))
+    return Expect(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(classes)))
+
+
+ExpectField = Annotated[
+    Expect,
+    BeforeValidator(parse_expect),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "description": 'Accepted status: 200, [200, 204], "200|204" or a class such as "2xx".',
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
+                {"type": "string", "pattern": r"^([1-5]([0-9]{2}|xx))(\|[1-5]([0-9]{2}|xx))*$"},
+            ],
+        }
+    ),
+]
+
+Scalar = str | int | float | bool
+
+_SHORTHAND = re.compile(
+    r"^\s*(?:(?P<method>[A-Za-z]+)\s+)?(?P<path>\S+)\s*(?:->\s*(?P<expect>\S+))?\s*$"
+)
+_SHORTHAND_HELP = 'write it as "GET /api/path -> 200" (method and "-> status" are optional)'
+
+
+def parse_shorthand(text: str) -> dict[str, Any]:
+    """Turn `"GET /api/x -> 200|204"` into the fields of a `Check`."""
+    match = _SHORTHAND.match(text)
+    if not match:
+        raise ValueError(f"{json.dumps(text)} is not a check; {_SHORTHAND_HELP}")
+    fields: dict[str, Any] = {"path": match["path"]}
+    if match["method"]:
+        fields["method"] = match["method"].upper()
+    if match["expect"]:
+        fields["expect"] = match["expect"]
+    return fields
+
+
+class Check(BaseModel):
+    """One request to send and the status it must answer with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    method: Method = "GET"
+    path: str = Field(description="Path on the target, starting with '/'.")
+    expect: ExpectField = Field(default=Expect(codes=(200,)), description="Accepted status.")
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, Scalar] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json", description="JSON request body.")
+    form: dict[str, Scalar] | None = Field(default=None, description="Form request body.")
+    safe: bool = Field(
+        default=False, description="Send even if the method is a mutation (POST, PUT, ...)."
+    )
+    timeout: float | None = Field(default=None, gt=0, description="Seconds; overrides defaults.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: object) -> object:
+        if isinstance(data, str):
+            return parse_shorthand(data)
+        return data
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: object) -> object:
+        if isinstance(value, str) and value.upper() in METHODS:
+            return value.upper()
+        if isinstance(value, str):
+            raise ValueError(
+                f"{json.dumps(value)} is not a method; use one of {', '.join(METHODS)}"
+            )
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{json.dumps(value)} is not a path; it must start with '/'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Check:
+        if self.json_body is not None and self.form is not None:
+            raise ValueError("a check has either a json or a form body, not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class Defaults(BaseModel):
+    """Settings applied to every check unless the check or the command line overrides them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout: float = Field(default=10.0, gt=0, description="Seconds per check.")
+    concurrency: int = Field(default=16, ge=1, le=1024, description="Requests in flight.")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Manifest(BaseModel):
+    """A validated manifest: the target and the checks, grouped, in file order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = Field(description="Manifest format version; always 1.")
+    name: str
+    base_url: str | None = Field(default=None, description="A live deployment, e.g. https://…")
+    app: str | None = Field(default=None, description="An ASGI/WSGI app as package.module:attr.")
+    defaults: Defaults = Field(default_factory=Defaults)
+    groups: dict[str, list[Check]] = Field(min_length=1)
+
+    # Values substituted from secret-named environment variables (API_TOKEN, ...), so the
+    # redactor can remove them wherever they turn up. Never serialised, never in a repr.
+    _secrets: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                f"{json.dumps(value)} is not an http(s) URL such as https://api.example.com"
+            )
+        return value.rstrip("/") if value else value
+
+    @field_validator("app")
+    @classmethod
+    def _app_ref(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.]+:[\w.]+", value):
+            raise ValueError(
+                f"{json.dumps(value)} is not an app reference such as package.module:app"
+            )
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _groups_not_empty(cls, value: dict[str, list[Check]]) -> dict[str, list[Check]]:
+        for group, checks in value.items():
+            if not checks:
+                raise ValueError(f"group {json.dumps(group)} has no checks")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Manifest:
+        if self.base_url and self.app:
+            raise ValueError("set base_url or app, not both (the command line can override either)")
+        return self
+
+    def planned(self) -> list[PlannedCheck]:
+        """Every check in file order, with group defaults applied."""
+        return list(self._plan())
+
+    def _plan(self) -> Iterator[PlannedCheck]:
+        for group, checks in self.groups.items():
+            for index, check in enumerate(checks):
+                yield PlannedCheck(
+                    group=group,
+                    index=index,
+                    check=check,
+                    headers={**self.defaults.headers, **check.headers},
+                    timeout=check.timeout or self.defaults.timeout,
+                )
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    """A check ready to send: its group, position and effective headers and timeout."""
+
+    group: str
+    index: int
+    check: Check
+    headers: dict[str, str]
+    timeout: float
+
+    @property
+    def field(self) -> str:
+        return f"groups.{self.group}[{self.index}]"
+
+
+def json_schema() -> dict[str, Any]:
+    """The manifest's JSON Schema, accepting the one-line string form of a check too."""
+    schema = Manifest.model_json_schema(by_alias=True)
+    shorthand = {
+        "type": "string",
+        "description": 'One-line check: "GET /api/path -> 200" or "POST /x -> 200|201".',
+        "pattern": r"^\s*([A-Za-z]+\s+)?/\S*\s*(->\s*\S+)?\s*$",
+    }
+    groups = schema["properties"]["groups"]
+    groups["additionalProperties"]["items"] = {"anyOf": [{"$ref": "#/$defs/Check"}, shorthand]}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "crawler manifest"
+    return schema
+
+
+# --- loading -------------------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+Environ = dict[str, str] | os._Environ[str]
+
+
+def substitute_env(text: str, environ: Environ, secrets: list[str] | None = None) -> str:
+    """Replace `${VAR}` and `${VAR:-default}` (default when unset or empty); `$$` is a `$`.
+
+    Values of secret-named variables (`API_TOKEN`, `DB_PASSWORD` ...) are appended to
+    `secrets`. Raises `KeyError(name)` for an unset variable without a default.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        name, default = match[1], match[2]
+        value = environ.get(name)
+        if value:
+            if secrets is not None and SECRET_ENV_NAME.search(name.upper()):
+                secrets.append(value)
+            return value
+        if default is not None:
+            return default
+        if value is not None:
+            return value
+        raise KeyError(name)
+
+    return _ENV.sub(replace, text)
+
+
+def format_field(path: Path_) -> str:
+    """`("groups", "Billing", 3, "expect")` -> `groups.Billing[3].expect`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+class _Reader:
+    """Turns a YAML node tree into plain data, remembering the line of every value."""
+
+    def __init__(self, file: str, loader: yaml.SafeLoader, environ: Environ):
+        self.file = file
+        self.loader = loader
+        self.environ = environ
+        self.secrets: list[str] = []
+        self.lines: dict[Path_, int] = {}
+        self.issues: list[ManifestIssue] = []
+
+    def read(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if key in result:
+                    self.issue(key_node, (*path, key), "duplicate key; each key may appear once")
+                result[key] = self.read(value_node, (*path, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str):
+            try:
+                return substitute_env(value, self.environ, self.secrets)
+            except KeyError as missing:
+                name = missing.args[0]
+                self.issue(
+                    node,
+                    path,
+                    f"environment variable {name} is not set and has no default; "
+                    f"export {name}=... or write ${{{name}:-default}}",
+                )
+        return value
+
+    def issue(self, node: yaml.Node, path: Path_, message: str) -> None:
+        self.issues.append(
+            ManifestIssue(self.file, node.start_mark.line + 1, format_field(path), message)
+        )
+
+
+def load(path: str | Path, environ: dict[str, str] | None = None) -> Manifest:
+    """Read and validate a manifest file; raise `ManifestError` naming file, line and field."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError([ManifestIssue(file, None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError([ManifestIssue(file, None, "", f"cannot be read: {exc}")]) from None
+    return loads(text, file, environ)
+
+
+def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = None) -> Manifest:
+    """Validate manifest text (YAML or JSON, which is YAML too). See `load`."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ManifestError([ManifestIssue(file, None, "", "the file is empty")])
+        reader = _Reader(file, loader, os.environ if environ is None else environ)
+        data = reader.read(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ManifestError([ManifestIssue(file, line, "", f"not valid YAML: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError([ManifestIssue(file, None, "", f"not valid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if reader.issues:
+        raise ManifestError(reader.issues)
+    if not isinstance(data, dict):
+        raise ManifestError(
+            [ManifestIssue(file, 1, "", "a manifest is a mapping with version, name and groups")]
+        )
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(_issues(exc, data, reader.lines, file)) from None
+    manifest._secrets = tuple(reader.secrets)
+    return manifest
+
+
+def _issues(
+    exc: ValidationError, data: Any, lines: dict[Path_, int], file: str
+) -> list[ManifestIssue]:
+    issues = []
+    for error in exc.errors():
+        path = _data_path(error["loc"], data)
+        line = next((lines[path[:n]] for n in range(len(path), -1, -1) if path[:n] in lines), None)
+        issues.append(ManifestIssue(file, line, format_field(path), _message(error, path)))
+    return issues
+
+
+# Parts of a pydantic error location that name a union member, not a field.
+_UNION_TAGS = ("function-", "json-", "str", "int", "float", "bool", "list", "dict")
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> Path_:
+    """Keep the parts of a pydantic location that exist in the data (drops union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and not part.startswith(_UNION_TAGS):
+            path.append(part)  # a missing field: name it
+            break
+        else:
+            continue  # a union member's tag, not a place in the file
+        path.append(part)
+    return tuple(path)
+
+
+_MODELS: dict[str, type[BaseModel]] = {"defaults": Defaults}
+
+
+def _message(error: Any, path: Path_) -> str:
+    kind = error["type"]
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        model: type[BaseModel] = Manifest
+        if path and path[0] == "groups":
+            model = Check
+        elif path and isinstance(path[0], str) and path[0] in _MODELS:
+            model = _MODELS[path[0]]
+        allowed = ", ".join(f.alias or n for n, f in model.model_fields.items())
+        return f"unknown field; allowed here: {allowed}"
+    shown = json.dumps(error.get("input"), default=str)
+    if kind == "literal_error" and path == ("version",):
+        return f"{shown} is not a supported version; use version: 1"
+    if kind == "literal_error" and path[-1:] == ("method",):
+        return f"{shown} is not a method; use one of {', '.join(METHODS)}"
+    return f"{shown}: {error['msg'][0].lower()}{error['msg'][1:]}"

@@ -1,0 +1,137 @@
+"""The one place that removes secrets from anything crawler renders, prints or saves.
+
+Rules:
+- headers that carry credentials (Authorization, Cookie, Set-Cookie, API-key headers ...)
+  keep their name and lose their value;
+- query parameters whose name says secret (token, api_key, password ...) lose their value;
+- user:password in a URL loses the password;
+- known secret values (from the manifest's environment, later from logins) are replaced
+  wherever they appear, also inside bodies and messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "[REDACTED]"
+
+# Header names whose values are credentials, compared case-insensitively.
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "x-auth-token",
+        "x-access-token",
+        "x-csrf-token",
+        "x-csrftoken",
+        "x-xsrf-token",
+        "x-amz-security-token",
+    }
+)
+
+# A header or query name that mentions one of these words is treated as a secret.
+_SECRET_WORDS = re.compile(
+    r"(token|secret|passw(or)?d|passwd|api[-_]?key|apikey|auth|session|signature|sig$|credential)",
+    re.IGNORECASE,
+)
+
+# Environment variable names whose values are secrets when substituted into a manifest.
+SECRET_ENV_NAME = re.compile(r"(TOKEN|SECRET|PASSW(OR)?D|PASS$|API_?KEY|CREDENTIAL|COOKIE|SESSION)")
+
+# Secret values shorter than this are not replaced inside free text: too many false hits.
+_MIN_SECRET_LEN = 4
+
+
+def is_secret_name(name: str) -> bool:
+    """A header or query parameter name that carries a credential."""
+    return name.lower() in SECRET_HEADERS or bool(_SECRET_WORDS.search(name))
+
+
+def headers(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Copy of the headers with credential values replaced by `[REDACTED]`.
+
+    Repeated headers (several Set-Cookie) are joined with ", " as HTTP allows.
+    """
+    pairs = items.items() if isinstance(items, Mapping) else items
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        shown = REDACTED if is_secret_name(name) else value
+        out[name] = f"{out[name]}, {shown}" if name in out else shown
+    return out
+
+
+def url(text: str) -> str:
+    """The URL with secret query values and any userinfo password replaced."""
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{REDACTED}@{host}" if ":" in userinfo else f"{REDACTED}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(is_secret_name(name) for name, _ in pairs):
+            query = urlencode(
+                [(n, REDACTED if is_secret_name(n) else v) for n, v in pairs], safe="[]"
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class Redactor:
+    """Replaces known secret values in free text (bodies, messages), longest first."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = {s for s in secrets if len(s) >= _MIN_SECRET_LEN}
+        self._pattern = (
+            re.compile("|".join(re.escape(s) for s in sorted(values, key=len, reverse=True)))
+            if values
+            else None
+        )
+
+    def __repr__(self) -> str:
+        return "Redactor(<secrets hidden>)"
+
+    def text(self, value: str) -> str:
+        return self._pattern.sub(REDACTED, value) if self._pattern else value
+
+    def headers(self, items: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+        return {name: self.text(value) for name, value in headers(items).items()}
+
+    def url(self, value: str) -> str:
+        return self.text(url(value))
+
+
+def body(text: str, content_type: str | None) -> str:
+    """A request body with the values of secret-named JSON keys or form fields replaced."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        return json.dumps(_redact_json(data), separators=(",", ":"))
+    if kind == "application/x-www-form-urlencoded":
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if any(is_secret_name(name) for name, _ in pairs):
+            return urlencode([(n, REDACTED if is_secret_name(n) else v) for n, v in pairs])
+    return text
+
+
+def _redact_json(data: object) -> object:
+    if isinstance(data, dict):
+        return {
+            k: REDACTED if isinstance(k, str) and is_secret_name(k) else _redact_json(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_redact_json(item) for item in data]
+    return data

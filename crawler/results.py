@@ -1,0 +1,252 @@
+"""Results: observations, verdicts and the Run document every report is rendered from.
+
+A `Run` is versioned JSON (`schema: "crawler.run/1"`): save it with `dump_run`, read it
+back with `load_run`, and any report can be rendered again later. Secrets never reach
+these models: requests and headers are redacted before a result is built.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from crawler.errors import RunFileError
+
+RUN_SCHEMA = "crawler.run/1"
+
+Verdict = Literal["PASS", "FAIL", "ERROR", "SKIP"]
+VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP")
+
+# Failures first: the order in which the terminal summary lists results.
+SEVERITY: dict[Verdict, int] = {"FAIL": 0, "ERROR": 1, "SKIP": 2, "PASS": 3}
+
+_frozen = ConfigDict(frozen=True, extra="forbid")
+
+
+# Stable codes for "no HTTP answer", so reports and later runs can compare them.
+ErrorCode = Literal[
+    "connect_refused",
+    "connect_timeout",
+    "dns",
+    "read_timeout",
+    "write_timeout",
+    "timeout",
+    "tls",
+    "reset",
+    "protocol",
+    "too_many_redirects",
+    "app_error",
+    "other",
+]
+
+
+class Response(BaseModel):
+    """An HTTP answer: status, redacted headers, a capped excerpt of the body, timing."""
+
+    model_config = _frozen
+
+    kind: Literal["response"] = "response"
+    status: int
+    reason_phrase: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    body_excerpt: str = ""
+    body_bytes: int = 0
+    truncated: bool = False
+    elapsed_ms: float
+
+
+class TransportError(BaseModel):
+    """No HTTP answer: `error` is a stable code, `message` a short human reason."""
+
+    model_config = _frozen
+
+    kind: Literal["error"] = "error"
+    error: ErrorCode
+    message: str
+    elapsed_ms: float
+
+
+class NotSent(BaseModel):
+    """The request was deliberately not sent; `reason` says why."""
+
+    model_config = _frozen
+
+    kind: Literal["not_sent"] = "not_sent"
+    reason: str
+
+
+Observation = Annotated[Response | TransportError | NotSent, Field(discriminator="kind")]
+
+
+class RequestInfo(BaseModel):
+    """What was (or would have been) sent, with secrets already redacted."""
+
+    model_config = _frozen
+
+    method: str
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    content_type: str | None = None
+
+
+class CheckResult(BaseModel):
+    """One check, what was observed, and the verdict with its reason."""
+
+    model_config = _frozen
+
+    group: str
+    index: int = Field(description="Position of the check within its group, from 0.")
+    name: str | None = None
+    method: str
+    path: str
+    expect: str
+    tags: tuple[str, ...] = ()
+    request: RequestInfo
+    observation: Observation
+    verdict: Verdict
+    reason: str = Field(description="Why the verdict: 'expected 200, got 404'; '' for PASS.")
+
+    @property
+    def status(self) -> int | None:
+        return self.observation.status if isinstance(self.observation, Response) else None
+
+    @property
+    def elapsed_ms(self) -> float | None:
+        if isinstance(self.observation, Response | TransportError):
+            return self.observation.elapsed_ms
+        return None
+
+    @property
+    def got(self) -> str:
+        """What came back, in a word: the status, the error code, or `not sent`."""
+        observation = self.observation
+        if isinstance(observation, Response):
+            return str(observation.status)
+        if isinstance(observation, TransportError):
+            return observation.error
+        return "not sent"
+
+    @property
+    def title(self) -> str:
+        return self.name or f"{self.method} {self.path}"
+
+
+class RunSettings(BaseModel):
+    """The settings a run was made with, recorded so a reader knows what was allowed."""
+
+    model_config = _frozen
+
+    concurrency: int
+    timeout: float
+    allow_mutations: bool
+    transport: str
+
+
+class Run(BaseModel):
+    """A whole crawl: where, when, with what settings, and every result in manifest order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["crawler.run/1"] = Field(default="crawler.run/1", alias="schema")
+    name: str
+    manifest: str
+    target: str
+    in_process: bool = False
+    started_at: datetime
+    duration_s: float
+    interrupted: bool = False
+    settings: RunSettings
+    results: tuple[CheckResult, ...]
+
+    def groups(self) -> dict[str, list[CheckResult]]:
+        """Results by group, groups and results in manifest order."""
+        grouped: dict[str, list[CheckResult]] = {}
+        for result in self.results:
+            grouped.setdefault(result.group, []).append(result)
+        return grouped
+
+
+def tally(results: Iterable[CheckResult]) -> Counter[Verdict]:
+    """How many results have each verdict (every verdict present, zeros included)."""
+    counts: Counter[Verdict] = Counter(dict.fromkeys(VERDICTS, 0))
+    counts.update(result.verdict for result in results)
+    return counts
+
+
+def group_label(group: str, results: Iterable[CheckResult]) -> str:
+    """`Billing (17/17 PASS)`: passed out of all checks in the group."""
+    items = list(results)
+    passed = sum(1 for r in items if r.verdict == "PASS")
+    return f"{group} ({passed}/{len(items)} PASS)"
+
+
+def failures_first(results: Iterable[CheckResult]) -> list[CheckResult]:
+    """Results ordered FAIL, ERROR, SKIP, PASS; manifest order within each verdict."""
+    return sorted(results, key=lambda r: SEVERITY[r.verdict])
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The one-line outcome of a run and the exit code it maps to."""
+
+    counts: Counter[Verdict]
+    total: int
+    exit_code: int
+    line: str
+
+
+# Exit codes users and CI rely on.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def summarize(run: Run) -> Summary:
+    """`29 checks: 27 PASS, 1 FAIL, 1 ERROR, 0 SKIP in 1.32 s` and the exit code.
+
+    Exit 0 when every check is PASS or SKIP, 1 when any is FAIL or ERROR, 130 when the
+    run was interrupted (whatever the verdicts so far).
+    """
+    counts = tally(run.results)
+    total = len(run.results)
+    noun = "check" if total == 1 else "checks"
+    parts = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v != "PASS")
+    line = f"{total} {noun}: {counts['PASS']} PASS, {parts} in {run.duration_s:.2f} s"
+    if run.interrupted:
+        line += " (interrupted)"
+        code = EXIT_INTERRUPTED
+    elif counts["FAIL"] or counts["ERROR"]:
+        code = EXIT_FAILED
+    else:
+        code = EXIT_OK
+    return Summary(counts=counts, total=total, exit_code=code, line=line)
+
+
+def dump_run(run: Run) -> str:
+    """The run as indented JSON (the `json` report format)."""
+    return run.model_dump_json(by_alias=True, indent=2) + "\n"
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a saved run; raise `RunFileError` with the reason when it is not one."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        return Run.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RunFileError(
+            f"{path}: not a crawler run ({RUN_SCHEMA}): {where}: {first['msg']}. "
+            "Pass the run.json written by `crawler run`."
+        ) from None

@@ -1,0 +1,67 @@
+"""Verdicts: pure rules that turn a check and what was observed into PASS/FAIL/ERROR/SKIP.
+
+`guard` decides before sending whether a check may be sent at all; `judge` decides after.
+Neither touches the network, so both are tested table-driven without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never
+
+from crawler.manifest import SAFE_METHODS, Check
+from crawler.results import NotSent, Observation, Response, TransportError, Verdict
+
+MUTATION_NOT_ALLOWED = "mutation not allowed (use --allow-mutations or mark the check safe: true)"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict and the human reason for it ('' for a plain PASS)."""
+
+    verdict: Verdict
+    reason: str = ""
+
+
+def guard(check: Check, *, allow_mutations: bool) -> NotSent | None:
+    """The reason a check must not be sent, or None when it may be.
+
+    Rule: only GET, HEAD and OPTIONS are sent by default; any other method needs the
+    check's `safe: true` or the run's `--allow-mutations`, so a smoke check against
+    production never writes by accident.
+    """
+    if check.method in SAFE_METHODS or check.safe or allow_mutations:
+        return None
+    return NotSent(reason=MUTATION_NOT_ALLOWED)
+
+
+def judge(check: Check, observation: Observation) -> Judgement:
+    """The verdict for one check given what came back.
+
+    - not sent -> SKIP with the reason it was not sent;
+    - no HTTP answer (refused, timeout, TLS ...) -> ERROR with the transport's reason;
+    - an answer whose status the check expects -> PASS (an expected 404 that is a 404
+      passes too);
+    - any other answer -> FAIL `expected 200, got 404`.
+    """
+    if isinstance(observation, NotSent):
+        return Judgement("SKIP", observation.reason)
+    if isinstance(observation, TransportError):
+        return Judgement("ERROR", observation.message)
+    if isinstance(observation, Response):
+        return _judge_status(check, observation)
+    assert_never(observation)
+
+
+def _judge_status(check: Check, response: Response) -> Judgement:
+    if check.expect.matches(response.status):
+        return Judgement("PASS")
+    return Judgement("FAIL", f"expected {check.expect}, got {_status_text(response)}")
+
+
+def _status_text(response: Response) -> str:
+    # A redirect's answer is where it points: "got 302 -> /login" says more than "got 302".
+    location = response.headers.get("location") or response.headers.get("Location")
+    if 300 <= response.status < 400 and location:
+        return f"{response.status} -> {location}"
+    return str(response.status)
