@@ -32,6 +32,7 @@ from crawler.manifest import PlannedCheck
 from crawler.redact import Redactor
 from crawler.results import (
     CheckResult,
+    NotSent,
     ErrorCode,
     Observation,
     RequestInfo,
@@ -247,6 +248,35 @@ async def check_one(
         observation = skipped
     else:
         observation = await observe(client, request, planned.timeout, settings, redactor)
+    return _result(planned, request_info(request, redactor), observation)
+
+
+def fill_unsent(
+    checks: Sequence[PlannedCheck],
+    done: dict[int, CheckResult],
+    target: Target,
+    reason: str,
+    redactor: Redactor | None = None,
+) -> list[CheckResult]:
+    """All results in manifest order; checks not in `done` become SKIP with `reason`.
+
+    Used when a crawl is interrupted: whatever finished is kept and reported.
+    """
+    redactor = redactor or Redactor()
+    base_url = IN_PROCESS_BASE if target.in_process else str(target.base_url)
+    builder = httpx.AsyncClient(base_url=base_url)  # builds requests only; sends nothing
+    results = []
+    for index, planned in enumerate(checks):
+        if index in done:
+            results.append(done[index])
+            continue
+        request = build_request(builder, planned)
+        results.append(_result(planned, request_info(request, redactor), NotSent(reason=reason)))
+    return results
+
+
+def _result(planned: PlannedCheck, request: RequestInfo, observation: Observation) -> CheckResult:
+    check = planned.check
     judgement = verdict.judge(check, observation)
     if judgement.verdict == "PASS" and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
@@ -259,7 +289,7 @@ async def check_one(
         path=check.path,
         expect=str(check.expect),
         tags=check.tags,
-        request=request_info(request, redactor),
+        request=request,
         observation=observation,
         verdict=judgement.verdict,
         reason=judgement.reason,

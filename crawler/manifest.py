@@ -122,7 +122,7 @@ ExpectField = Annotated[
 Scalar = str | int | float | bool
 
 _SHORTHAND = re.compile(
-    r"^\s*(?:(?P<method>[A-Za-z]+)\s+)?(?P<path>\S+)\s*(?:->\s*(?P<expect>\S+))?\s*$"
+    r"^\s*(?:(?P<method>[A-Za-z]+)\s+)?(?P<path>\S+?)\s*(?:->\s*(?P<expect>\S+))?\s*$"
 )
 _SHORTHAND_HELP = 'write it as "GET /api/path -> 200" (method and "-> status" are optional)'
 
@@ -215,7 +215,7 @@ class Manifest(BaseModel):
     base_url: str | None = Field(default=None, description="A live deployment, e.g. https://…")
     app: str | None = Field(default=None, description="An ASGI/WSGI app as package.module:attr.")
     defaults: Defaults = Field(default_factory=Defaults)
-    groups: dict[str, list[Check]] = Field(min_length=1)
+    groups: dict[str, Annotated[list[Check], Field(min_length=1)]] = Field(min_length=1)
 
     # Values substituted from secret-named environment variables (API_TOKEN, ...), so the
     # redactor can remove them wherever they turn up. Never serialised, never in a repr.
@@ -241,14 +241,6 @@ class Manifest(BaseModel):
             raise ValueError(
                 f"{json.dumps(value)} is not an app reference such as package.module:app"
             )
-        return value
-
-    @field_validator("groups")
-    @classmethod
-    def _groups_not_empty(cls, value: dict[str, list[Check]]) -> dict[str, list[Check]]:
-        for group, checks in value.items():
-            if not checks:
-                raise ValueError(f"group {json.dumps(group)} has no checks")
         return value
 
     @model_validator(mode="after")
@@ -461,8 +453,12 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path_:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and not part.startswith(_UNION_TAGS):
-            path.append(part)  # a missing field: name it
+        elif (
+            isinstance(part, str)
+            and not isinstance(node, list)
+            and not part.startswith(_UNION_TAGS)
+        ):
+            path.append(part)  # a missing field, or one inside a one-line check: name it
             break
         else:
             continue  # a union member's tag, not a place in the file
@@ -479,6 +475,9 @@ def _message(error: Any, path: Path_) -> str:
         return str(error["ctx"]["error"])
     if kind == "missing":
         return "required field is missing"
+    if kind == "too_short":
+        what = "a group needs at least one check" if len(path) == 2 else "at least one is needed"
+        return f"{json.dumps(error.get('input'), default=str)} is empty; {what}"
     if kind == "extra_forbidden":
         model: type[BaseModel] = Manifest
         if path and path[0] == "groups":

@@ -1,0 +1,353 @@
+"""The command line: parse, call, print, exit. Errors are caught here and nowhere else.
+
+Heavy modules (httpx, anyio, rich, jinja2) are imported inside the commands that need them,
+so `crawler --help` and `crawler check` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from crawler import manifest as manifest_mod
+from crawler.errors import CrawlerError, UsageError
+from crawler.reports import FILE_FORMATS, FORMATS
+
+if TYPE_CHECKING:
+    from crawler.engine import Settings, Target
+    from crawler.manifest import Manifest, PlannedCheck
+    from crawler.results import CheckResult, Run
+
+DEFAULT_FORMATS = "md,html,json"
+
+
+def _fail(error: CrawlerError) -> NoReturn:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _formats(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FILE_FORMATS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'nothing'}: choose from {', '.join(FILE_FORMATS)}, "
+            "comma-separated (e.g. md,html,json)",
+            param_hint="--format",
+        )
+    return names
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="crawler")
+def cli() -> None:
+    """Verify a live API after a deploy: crawl a manifest of routes, judge every answer.
+
+    \b
+    Exit codes: 0 every check PASS or SKIP; 1 a check FAILed or ERRORed;
+                2 bad usage or invalid manifest; 130 interrupted (partial reports written).
+    """
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base-url", help="Crawl this live deployment (overrides the manifest's target).")
+@click.option("--app", "app_ref", help="Crawl an ASGI/WSGI app in-process: package.module:attr.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Folder the reports are written to.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default=DEFAULT_FORMATS,
+    show_default=True,
+    help=f"Report files to write, comma-separated: {', '.join(FILE_FORMATS)}.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    help="Requests in flight at once [default: the manifest's, else 16].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds per check [default: the manifest's, else 10].",
+)
+@click.option(
+    "--allow-mutations",
+    is_flag=True,
+    help="Also send POST, PUT, PATCH and DELETE checks (never by default).",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(["aiohttp", "httpx"]),
+    default="aiohttp",
+    show_default=True,
+    help="HTTP transport for live targets.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No live progress; only the summary.")
+def run(
+    manifest: Path,
+    base_url: str | None,
+    app_ref: str | None,
+    out: Path,
+    formats: str,
+    concurrency: int | None,
+    timeout: float | None,
+    allow_mutations: bool,
+    transport: str,
+    quiet: bool,
+) -> None:
+    """Crawl MANIFEST's checks and write the reports to --out."""
+    from crawler.engine import Settings, Target
+
+    chosen = _formats(formats)
+    try:
+        loaded = manifest_mod.load(manifest)
+        target = _target(loaded, base_url, app_ref)
+        settings = Settings(
+            concurrency=concurrency or loaded.defaults.concurrency,
+            timeout=timeout or loaded.defaults.timeout,
+            allow_mutations=allow_mutations,
+            transport="httpx" if transport == "httpx" else "aiohttp",
+        )
+        run_ = _crawl(loaded, str(manifest), target, settings, quiet=quiet)
+    except CrawlerError as error:
+        _fail(error)
+    sys.exit(_finish(run_, out, chosen))
+
+
+def _target(loaded: Manifest, base_url: str | None, app_ref: str | None) -> Target:
+    from crawler.engine import Target
+
+    if base_url and app_ref:
+        raise UsageError("Pass --base-url or --app, not both.")
+    if base_url:
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--base-url {base_url!r}: use an http:// or https:// URL.")
+        return Target(base_url=base_url.rstrip("/"))
+    if app_ref:
+        return Target(app=app_ref)
+    if loaded.app or loaded.base_url:
+        return Target(base_url=loaded.base_url, app=loaded.app)
+    raise UsageError("No target: set base_url or app in the manifest, or pass --base-url or --app.")
+
+
+def _crawl(
+    loaded: Manifest, manifest_path: str, target: Target, settings: Settings, *, quiet: bool
+) -> Run:
+    import anyio
+
+    from crawler import engine
+    from crawler.redact import Redactor
+    from crawler.results import Run, RunSettings
+
+    checks = loaded.planned()
+    redactor = Redactor(loaded.secrets)
+    done: dict[int, CheckResult] = {}
+    show = _progress(checks, quiet)
+
+    def on_result(index: int, result: CheckResult) -> None:
+        done[index] = result
+        show.advance(result)
+
+    async def main() -> None:
+        async with engine.open_client(target, settings) as client:
+            await engine.crawl(checks, client, settings, redactor=redactor, on_result=on_result)
+
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    interrupted = False
+    with show:
+        try:
+            anyio.run(main)
+        except KeyboardInterrupt:
+            interrupted = True
+    results = engine.fill_unsent(checks, done, target, "interrupted before it was sent", redactor)
+    return Run(
+        name=loaded.name,
+        manifest=manifest_path,
+        target=redactor.url(target.label),
+        in_process=target.in_process,
+        started_at=started.replace(microsecond=0),
+        duration_s=round(time.perf_counter() - clock, 3),
+        interrupted=interrupted,
+        settings=RunSettings(
+            concurrency=settings.concurrency,
+            timeout=settings.timeout,
+            allow_mutations=settings.allow_mutations,
+            transport="in-process" if target.in_process else settings.transport,
+        ),
+        results=tuple(results),
+    )
+
+
+class _Progress:
+    """Live progress: a rich bar on a terminal, plain lines in CI logs, nothing when quiet."""
+
+    # Above this many checks, plain output prints a line per 10% instead of per check.
+    PLAIN_LINE_LIMIT = 500
+
+    def __init__(self, checks: list[PlannedCheck], quiet: bool) -> None:
+        self.total = len(checks)
+        self.count = 0
+        self.quiet = quiet
+        self.tty = sys.stdout.isatty()
+        self._bar: Callable[[], None] | None = None
+        self._live: object = None
+
+    def __enter__(self) -> _Progress:
+        if self.quiet:
+            return self
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            task = progress.add_task("crawling", total=self.total)
+            progress.start()
+            self._live = progress
+            self._bar = lambda: progress.advance(task)
+        else:
+            click.echo(f"crawling {self.total} checks")
+        return self
+
+    def advance(self, result: CheckResult) -> None:
+        self.count += 1
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar()
+            return
+        every = max(1, self.total // 10)
+        if self.total <= self.PLAIN_LINE_LIMIT:
+            ms = f"{result.elapsed_ms:.0f} ms" if result.elapsed_ms is not None else ""
+            width = len(str(self.total))
+            click.echo(
+                f"[{self.count:>{width}}/{self.total}] {result.verdict:<5} {result.got:>4} "
+                f"{result.method} {result.path} {ms}".rstrip()
+            )
+        elif self.count % every == 0 or self.count == self.total:
+            click.echo(f"[{self.count}/{self.total}] checks done")
+
+    def __exit__(self, *exc: object) -> None:
+        from rich.progress import Progress
+
+        if isinstance(self._live, Progress):
+            self._live.stop()
+
+
+def _progress(checks: list[PlannedCheck], quiet: bool) -> _Progress:
+    return _Progress(checks, quiet)
+
+
+def _finish(run_: Run, out: Path, formats: list[str]) -> int:
+    """Write the report files, print the terminal summary; return the run's exit code."""
+    from crawler.files import write_atomic
+    from crawler.reports import terminal
+    from crawler.results import summarize
+
+    written = []
+    for name in formats:
+        fmt = FORMATS[name]
+        assert fmt.filename is not None
+        path = out / fmt.filename
+        write_atomic(path, fmt.render(run_))
+        written.append(str(path))
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    width = min(click.get_terminal_size()[0], 140) if sys.stdout.isatty() else 100
+    click.echo(terminal.render(run_, color=color, width=width), nl=False)
+    click.echo(f"reports: {', '.join(written)}", err=True)
+    return summarize(run_).exit_code
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+def check(manifest: Path) -> None:
+    """Validate MANIFEST and list its checks per group, sending nothing."""
+    from crawler.verdict import guard
+
+    try:
+        loaded = manifest_mod.load(manifest)
+    except CrawlerError as error:
+        _fail(error)
+    checks = loaded.planned()
+    target = f"app:{loaded.app}" if loaded.app else loaded.base_url or "(none: pass --base-url)"
+    click.echo(
+        f"{manifest}: valid. {loaded.name}: {len(checks)} checks in "
+        f"{len(loaded.groups)} groups, target {target}"
+    )
+    for group, items in loaded.groups.items():
+        click.echo(f"\n{group} ({len(items)})")
+        width = max(len(c.label) for c in items)
+        for item in items:
+            note = f"  {item.name}" if item.name else ""
+            if guard(item, allow_mutations=False) is not None:
+                note += "  [not sent without --allow-mutations]"
+            click.echo(f"  {item.label:<{width}} -> {item.expect}{note}")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema (point your editor's YAML support at it)."""
+    click.echo(json.dumps(manifest_mod.json_schema(), indent=2))
+
+
+@cli.command()
+@click.argument("run_file", metavar="RUN.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Folder the reports are written to.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="md,html",
+    show_default=True,
+    help=f"Report files to write, comma-separated: {', '.join(FILE_FORMATS)}.",
+)
+def render(run_file: Path, out: Path, formats: str) -> None:
+    """Re-render the reports of a saved run (the run.json of `crawler run`)."""
+    from crawler.results import load_run
+
+    chosen = _formats(formats)
+    try:
+        saved = load_run(run_file)
+    except CrawlerError as error:
+        _fail(error)
+    _finish(saved, out, chosen)  # re-rendering succeeded: exit 0 whatever the verdicts
+
+
+def main() -> None:
+    """Console entry point: no traceback reaches the user unless CRAWLER_DEBUG is set."""
+    try:
+        cli()
+    except Exception as exc:
+        if os.environ.get("CRAWLER_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in crawler; run again with CRAWLER_DEBUG=1 for the traceback.",
+            err=True,
+        )
+        sys.exit(70)
