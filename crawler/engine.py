@@ -314,6 +314,17 @@ def _query_value(value: str | int | float | bool) -> str:
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
+# Headers every client adds by itself: not worth showing in a report or a curl line.
+_TRANSPORT_HEADERS = frozenset(
+    {"host", "content-length", "user-agent", "accept-encoding", "connection"}
+)
+
+
+def _raw_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """Headers with the spelling the manifest used (`Accept`, not `accept`)."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.raw]
+
+
 def request_info(request: httpx.Request, redactor: Redactor) -> RequestInfo:
     body = request.content.decode("utf-8", errors="replace") if request.content else None
     content_type = request.headers.get("content-type")
@@ -321,11 +332,10 @@ def request_info(request: httpx.Request, redactor: Redactor) -> RequestInfo:
         method=request.method,
         url=redactor.url(str(request.url)),
         headers=redactor.headers(
-            (k, v)
-            for k, v in request.headers.multi_items()
-            if k.lower() not in ("host", "content-length", "user-agent", "accept-encoding")
-            and not (k.lower() == "accept" and v == "*/*")
-            and k.lower() != "connection"
+            (name, value)
+            for name, value in _raw_headers(request.headers)
+            if name.lower() not in _TRANSPORT_HEADERS
+            and not (name.lower() == "accept" and value == "*/*")
         ),
         body=redactor.text(redact.body(body, content_type)) if body is not None else None,
         content_type=content_type,
@@ -365,7 +375,7 @@ async def observe(
     return Response(
         status=response.status_code,
         reason_phrase=response.reason_phrase,
-        headers=redactor.headers(response.headers.multi_items()),
+        headers=redactor.headers(_raw_headers(response.headers)),
         body_excerpt=redactor.text(text[: settings.excerpt_cap]),
         body_bytes=size,
         truncated=truncated,

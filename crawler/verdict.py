@@ -61,7 +61,7 @@ def _judge_status(check: Check, response: Response) -> Judgement:
 
 def _status_text(response: Response) -> str:
     # A redirect's answer is where it points: "got 302 -> /login" says more than "got 302".
-    location = response.headers.get("location") or response.headers.get("Location")
+    location = next((v for k, v in response.headers.items() if k.lower() == "location"), None)
     if 300 <= response.status < 400 and location:
         return f"{response.status} -> {location}"
     return str(response.status)
