@@ -1,0 +1,95 @@
+"""The report formats: a name -> `Format` registry (the CLI's `--format` choices) and cell text.
+
+Every format is a pure `render(run) -> str`; writing files is the caller's job. Each entry
+imports its renderer only when called, so `crawler --help` never loads jinja2 or rich::
+
+    text = FORMATS["md"].render(run)
+    for name in FILE_FORMATS:
+        write(out / FORMATS[name].filename, FORMATS[name].render(run))
+
+The small helpers below are the few pieces of text every human-readable report shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.results import CheckResult, Run
+
+
+@dataclass(frozen=True)
+class Format:
+    """A report format: its name, the file it is written to (None: printed), its renderer."""
+
+    name: str
+    filename: str | None
+    render: Callable[[Run], str]
+    description: str
+
+
+def _markdown(run: Run) -> str:
+    from crawler.reports import markdown
+
+    return markdown.render(run)
+
+
+def _html(run: Run) -> str:
+    from crawler.reports import html
+
+    return html.render(run)
+
+
+def _json(run: Run) -> str:
+    from crawler.reports import json_report
+
+    return json_report.render(run)
+
+
+def _terminal(run: Run) -> str:
+    from crawler.reports import terminal
+
+    return terminal.render(run)
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("md", "report.md", _markdown, "Markdown sprint table: per-group tallies."),
+        Format("html", "report.html", _html, "Self-contained HTML: tiles, filters, failures."),
+        Format("json", "run.json", _json, "The run itself (crawler.run/1), to re-render later."),
+        Format("terminal", None, _terminal, "Summary table, failures first, with curl lines."),
+    )
+}
+
+# The formats written to files (the rest are printed).
+FILE_FORMATS: tuple[str, ...] = tuple(name for name, f in FORMATS.items() if f.filename)
+
+
+# --- text shared by the human-readable reports ---------------------------------------------
+
+
+def started_text(run: Run) -> str:
+    """When the run started, ISO 8601 in UTC: `2026-11-24T09:00:00Z` (naive times are UTC)."""
+    started = run.started_at
+    started = started.replace(tzinfo=UTC) if started.tzinfo is None else started.astimezone(UTC)
+    return started.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration_text(run: Run) -> str:
+    """`1.32 s`."""
+    return f"{run.duration_s:.2f} s"
+
+
+def ms_text(result: CheckResult) -> str:
+    """Elapsed milliseconds as a whole number, '' when nothing was sent."""
+    elapsed = result.elapsed_ms
+    return "" if elapsed is None else str(round(elapsed))
+
+
+def note_text(result: CheckResult) -> str:
+    """The check's name (if any) and its verdict's reason: `export — expected 200, got 500`."""
+    return " — ".join(part for part in (result.name, result.reason) if part)

@@ -1,0 +1,20 @@
+"""Shared pytest fixtures. Builders live in plain modules (`samples.py`); keep this file thin."""
+
+from __future__ import annotations
+
+import pytest
+import samples
+
+from crawler.results import Run
+
+
+@pytest.fixture
+def sample_run() -> Run:
+    """Every verdict across three groups, with hostile text from the target (see samples)."""
+    return samples.sample_run()
+
+
+@pytest.fixture
+def all_pass_run() -> Run:
+    """Every check PASS."""
+    return samples.all_pass_run()

@@ -1,0 +1,212 @@
+"""Hand-built, frozen sample runs for renderer tests (fixtures for them live in conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from crawler.results import (
+    CheckResult,
+    NotSent,
+    Observation,
+    RequestInfo,
+    Response,
+    Run,
+    RunSettings,
+    TransportError,
+    Verdict,
+)
+
+STARTED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+TARGET = "https://api.example.test"
+SETTINGS = RunSettings(concurrency=16, timeout=10.0, allow_mutations=False, transport="aiohttp")
+
+# A token that a real run would have redacted: it is never put into any model below, so
+# no report may show it. Reports show `[REDACTED]` where a credential header was sent.
+SECRET = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+REDACTED = "[REDACTED]"
+
+MUTATION_NOT_ALLOWED = "mutation not allowed (use --allow-mutations or mark the check safe: true)"
+
+# Response text that must never run or render as markup in any report.
+PAYLOAD = (
+    "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    "<script>document.title='pwned'</script>"
+    "<img src=x onerror=\"document.title='pwned'\">"
+)
+# A path that would break a markdown table or inline code if not escaped.
+ODD_PATH = "/api/search/a|b`c"
+
+
+def response(
+    status: int,
+    *,
+    reason: str = "",
+    headers: dict[str, str] | None = None,
+    body: str = "",
+    ms: float = 12.0,
+) -> Response:
+    return Response(
+        status=status,
+        reason_phrase=reason,
+        headers=headers or {},
+        body_excerpt=body,
+        body_bytes=len(body.encode()),
+        elapsed_ms=ms,
+    )
+
+
+def result(
+    group: str,
+    index: int,
+    path: str,
+    observation: Observation,
+    verdict: Verdict,
+    *,
+    method: str = "GET",
+    expect: str = "200",
+    reason: str = "",
+    name: str | None = None,
+    url: str | None = None,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    content_type: str | None = None,
+) -> CheckResult:
+    """One result; the request URL defaults to the target plus the path."""
+    return CheckResult(
+        group=group,
+        index=index,
+        name=name,
+        method=method,
+        path=path,
+        expect=expect,
+        request=RequestInfo(
+            method=method,
+            url=url or f"{TARGET}{path}",
+            headers={"Accept": "application/json"} if headers is None else headers,
+            body=body,
+            content_type=content_type,
+        ),
+        observation=observation,
+        verdict=verdict,
+        reason=reason,
+    )
+
+
+def run(
+    results: list[CheckResult],
+    *,
+    name: str = "Demo API",
+    in_process: bool = False,
+    interrupted: bool = False,
+    duration_s: float = 1.32,
+) -> Run:
+    return Run(
+        name=name,
+        manifest="specs/demo.yaml",
+        target="app:crawler.demo.app:app" if in_process else TARGET,
+        in_process=in_process,
+        started_at=STARTED,
+        duration_s=duration_s,
+        interrupted=interrupted,
+        settings=SETTINGS,
+        results=tuple(results),
+    )
+
+
+def sample_run() -> Run:
+    """Three groups covering every verdict, an expected 404, a JSON 500, and hostile text."""
+    return run(
+        [
+            result("Health", 0, "/api/health", response(200, ms=3.4), "PASS"),
+            result(
+                "Health",
+                1,
+                "/api/audio/transcriptions",
+                response(404, ms=2.6),
+                "PASS",
+                expect="404",
+                name="transcriptions removed",
+            ),
+            result("Billing", 0, "/api/billing/plans", response(200, ms=8.49), "PASS"),
+            result(
+                "Billing",
+                1,
+                "/api/billing/invoices",
+                response(
+                    404,
+                    reason="Not Found",
+                    headers={"content-type": "application/json", "set-cookie": REDACTED},
+                    body='{"detail":"Not Found"}',
+                    ms=5.5,
+                ),
+                "FAIL",
+                reason="expected 200, got 404",
+                headers={"Accept": "application/json", "Authorization": REDACTED},
+            ),
+            result(
+                "Billing",
+                2,
+                "/api/reports/export",
+                response(
+                    500,
+                    reason="Internal Server Error",
+                    headers={"content-type": "application/json"},
+                    body='{"error":"internal","trace_id":"t-123"}',
+                    ms=41.2,
+                ),
+                "FAIL",
+                reason="expected 200|204, got 500",
+                expect="200|204",
+                name="export report",
+            ),
+            result(
+                "Billing",
+                3,
+                "/api/billing/checkout",
+                NotSent(reason=MUTATION_NOT_ALLOWED),
+                "SKIP",
+                method="POST",
+                reason=MUTATION_NOT_ALLOWED,
+                headers={"Accept": "application/json", "Content-Type": "application/json"},
+                body='{"plan":"pro"}',
+                content_type="application/json",
+            ),
+            result(
+                "Users",
+                0,
+                "/api/users",
+                TransportError(
+                    error="connect_refused", message="connection refused", elapsed_ms=1.0
+                ),
+                "ERROR",
+                reason="connection refused",
+            ),
+            result(
+                "Users",
+                1,
+                ODD_PATH,
+                response(
+                    418,
+                    reason="<b>teapot</b>",
+                    headers={"content-type": "text/html", "x-echo": "<script>alert(3)</script>"},
+                    body=PAYLOAD,
+                    ms=7.0,
+                ),
+                "FAIL",
+                reason="expected 200, got 418 | <b>see `body`</b>\nsecond line",
+                url=f"{TARGET}/api/search/a%7Cb%60c",
+            ),
+        ]
+    )
+
+
+def all_pass_run() -> Run:
+    """Two groups, every check PASS."""
+    return run(
+        [
+            result("Health", 0, "/api/health", response(200, ms=2.0), "PASS"),
+            result("Billing", 0, "/api/billing/plans", response(200, ms=4.0), "PASS"),
+            result("Billing", 1, "/api/billing", response(200, ms=5.0), "PASS"),
+        ],
+        duration_s=0.25,
+    )

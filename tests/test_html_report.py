@@ -1,0 +1,231 @@
+"""The HTML report: escaping and offline-ness by parsing, then in a real headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import samples
+
+from crawler.reports import html
+from crawler.results import Run
+
+EXPECTED_CSP_START = "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-"
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str | None]
+    text: str = ""
+    children: list[Element] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        return (self.attrs.get("class") or "").split()
+
+    def all(self) -> list[Element]:
+        found = [self]
+        for child in self.children:
+            found += child.all()
+        return found
+
+    def find(
+        self, tag: str | None = None, *, id: str | None = None, cls: str | None = None
+    ) -> list[Element]:
+        return [
+            e
+            for e in self.all()
+            if (tag is None or e.tag == tag)
+            and (id is None or e.attrs.get("id") == id)
+            and (cls is None or cls in e.classes)
+        ]
+
+    def one(
+        self, tag: str | None = None, *, id: str | None = None, cls: str | None = None
+    ) -> Element:
+        (found,) = self.find(tag, id=id, cls=cls)
+        return found
+
+    @property
+    def all_text(self) -> str:
+        return self.text + "".join(child.all_text for child in self.children)
+
+
+VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr", "area", "base", "col"}
+
+
+class _TreeBuilder(HTMLParser):
+    """A small DOM from Python's own (forgiving, spec-like tokenizing) HTML parser."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Element("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = Element(tag, dict(attrs))
+        self.stack[-1].children.append(element)
+        if tag not in VOID:
+            self.stack.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(Element("#text", {}, data))
+
+
+def parse(text: str) -> Element:
+    builder = _TreeBuilder()
+    builder.feed(text)
+    builder.close()
+    return builder.root
+
+
+# --- static checks ----------------------------------------------------------------------
+
+
+def test_target_text_is_escaped(sample_run: Run) -> None:
+    text = html.render(sample_run)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script>alert" not in text
+    assert "<b>teapot</b>" not in text
+    page = parse(text)
+    # Parsed back, the excerpt is exactly the body the target sent: shown, never run.
+    bodies = [e.all_text for e in page.find("pre", cls="response-body")]
+    assert samples.PAYLOAD in bodies
+    # No element from the target: the only script is the report's own, no handlers anywhere.
+    scripts = page.find("script")
+    assert len(scripts) == 1
+    assert scripts[0].attrs == {}
+    assert "document.body.dataset.ready" in scripts[0].all_text
+    assert not page.find("img")
+    for element in page.all():
+        assert not any(name.startswith("on") for name in element.attrs), element
+
+
+def test_page_loads_nothing_from_the_network(sample_run: Run) -> None:
+    page = parse(html.render(sample_run))
+    for element in page.all():
+        for name in ("src", "href", "action", "srcset", "poster", "data"):
+            value = element.attrs.get(name)
+            if value is not None:
+                assert value.startswith(("#", "data:")), (element.tag, name, value)
+    assert not page.find("link")
+    assert not page.find("iframe")
+
+
+def test_head_declares_charset_viewport_and_a_strict_csp(sample_run: Run) -> None:
+    page = parse(html.render(sample_run))
+    metas = page.find("meta")
+    assert {"charset": "utf-8"} in [m.attrs for m in metas]
+    assert any(m.attrs.get("name") == "viewport" for m in metas)
+    (csp,) = [m for m in metas if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+    policy = csp.attrs["content"] or ""
+    assert policy.startswith(EXPECTED_CSP_START)
+    assert "img-src data:" in policy
+    # The hash in the policy is the report's own script, so that script and nothing else runs.
+    script = page.one("script").all_text
+    assert html.csp_hash(script) in policy
+
+
+def test_structure_tests_and_users_can_rely_on(sample_run: Run) -> None:
+    page = parse(html.render(sample_run))
+    tiles = page.one(id="totals")
+    counts = {
+        cls: tiles.one(cls=cls).one(cls="count").all_text
+        for cls in ("tile-pass", "tile-fail", "tile-error", "tile-skip")
+    }
+    assert counts == {"tile-pass": "3", "tile-fail": "3", "tile-error": "1", "tile-skip": "1"}
+    rows = page.one("table", id="results").one("tbody").find("tr")
+    assert [(r.attrs["data-verdict"], r.attrs["data-group"]) for r in rows] == [
+        (r.verdict, r.group) for r in sample_run.results
+    ]
+    assert not any("hidden" in r.attrs for r in rows)  # readable with JS disabled
+    assert "hidden" in page.one(id="filters").attrs  # controls appear only with JS
+    failures = page.one(id="failures").find(cls="failure")
+    assert [f.attrs["data-verdict"] for f in failures] == ["FAIL", "FAIL", "ERROR", "FAIL"]
+    invoices = failures[0].all_text
+    assert "Authorization" in invoices
+    assert "[REDACTED]" in invoices
+    assert "curl -sS -i https://api.example.test/api/billing/invoices" in invoices
+    assert "HTTP 404 Not Found" in invoices
+    assert "connect_refused" in failures[2].all_text
+    assert not page.find(id="interrupted")
+
+
+def test_all_pass_report_has_no_failures(all_pass_run: Run) -> None:
+    page = parse(html.render(all_pass_run))
+    assert not page.one(id="failures").find(cls="failure")
+    assert "No failures." in page.one(id="failures").all_text
+
+
+def test_interrupted_run_is_marked(sample_run: Run) -> None:
+    page = parse(html.render(sample_run.model_copy(update={"interrupted": True})))
+    assert "partial" in page.one(id="interrupted").all_text
+
+
+# --- a real browser ---------------------------------------------------------------------
+
+
+def dump_dom(path: Path, profile: Path) -> str:
+    """The DOM Chromium builds for the file after its scripts ran (no network is used)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; `make browser`)")
+    completed = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+def test_report_in_headless_chromium(sample_run: Run, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    report.write_text(html.render(sample_run), encoding="utf-8")
+    page = parse(dump_dom(report, tmp_path / "profile"))
+
+    # The report's own script ran (its hash is allowed) ...
+    assert page.one("body").attrs.get("data-ready") == "1"
+    assert "hidden" not in page.one(id="filters").attrs
+    assert page.one(id="shown-count").all_text == "8 of 8 shown"
+    # ... and the target's payloads did not: they would have set the title to 'pwned'.
+    assert page.one("title").all_text == "Demo API verification (3/8 PASS)"
+    assert not page.find("img")
+    assert len(page.find("script")) == 1
+
+    tiles = page.one(id="totals")
+    assert tiles.one(cls="tile-pass").one(cls="count").all_text == "3"
+    assert tiles.one(cls="tile-fail").one(cls="count").all_text == "3"
+    assert tiles.one(cls="tile-error").one(cls="count").all_text == "1"
+    assert tiles.one(cls="tile-skip").one(cls="count").all_text == "1"
+    failures = page.one(id="failures").find(cls="failure")
+    assert len(failures) == 4
+    odd = failures[-1].all_text
+    assert f"Users · GET {samples.ODD_PATH}" in odd
+    assert samples.PAYLOAD in odd
