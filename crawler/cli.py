@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -111,7 +112,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
-    from crawler.engine import Settings, Target
+    from crawler.engine import Settings
 
     chosen = _formats(formats)
     try:
@@ -272,7 +273,7 @@ def _finish(run_: Run, out: Path, formats: list[str]) -> int:
         write_atomic(path, fmt.render(run_))
         written.append(str(path))
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    width = min(click.get_terminal_size()[0], 140) if sys.stdout.isatty() else 100
+    width = min(shutil.get_terminal_size().columns, 140) if sys.stdout.isatty() else 100
     click.echo(terminal.render(run_, color=color, width=width), nl=False)
     click.echo(f"reports: {', '.join(written)}", err=True)
     return summarize(run_).exit_code

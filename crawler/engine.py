@@ -32,8 +32,8 @@ from crawler.manifest import PlannedCheck
 from crawler.redact import Redactor
 from crawler.results import (
     CheckResult,
-    NotSent,
     ErrorCode,
+    NotSent,
     Observation,
     RequestInfo,
     Response,
@@ -184,8 +184,13 @@ class _ThreadedWSGITransport(httpx.AsyncBaseTransport):
         )
 
         def call() -> httpx.Response:
-            response = self._transport.handle_request(sync_request)
-            response.read()
+            try:
+                response = self._transport.handle_request(sync_request)
+                response.read()
+            except Exception:
+                # As a WSGI server does: an app that raises answers 500. (httpx's
+                # WSGITransport re-raises it whatever raise_app_exceptions says.)
+                return httpx.Response(500, text="Internal Server Error")
             return response
 
         response = await anyio.to_thread.run_sync(call)
@@ -217,7 +222,7 @@ async def crawl(
     so a caller can show progress and keep what it has if the crawl is interrupted.
     Never raises for a network failure.
     """
-    redactor = redactor or Redactor()
+    redactor = _with_header_secrets(redactor or Redactor(), checks)
     results: list[CheckResult | None] = [None] * len(checks)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
     limiter = anyio.CapacityLimiter(settings.concurrency)
@@ -234,6 +239,30 @@ async def crawl(
         for _ in range(min(settings.concurrency, len(checks))):
             tasks.start_soon(worker)
     return [result for result in results if result is not None]
+
+
+def _with_header_secrets(redactor: Redactor, checks: Sequence[PlannedCheck]) -> Redactor:
+    # A credential written in a check's headers (Authorization: Bearer x) is hidden in the
+    # answers too: targets echo request headers back in bodies and error pages.
+    values = {
+        part
+        for planned in checks
+        for name, value in planned.headers.items()
+        if redact.is_secret_name(name)
+        for part in (value, *value.split()[-1:])
+    }
+    return _ChainedRedactor(redactor, values) if values else redactor
+
+
+class _ChainedRedactor(Redactor):
+    """Hides `secrets` as well as everything `first` hides."""
+
+    def __init__(self, first: Redactor, secrets: set[str]) -> None:
+        super().__init__(secrets)
+        self._first = first
+
+    def text(self, value: str) -> str:
+        return super().text(self._first.text(value))
 
 
 async def check_one(
@@ -410,17 +439,24 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
     names = {type(e).__name__ for e in chain}
     for error in chain:
         if isinstance(error, ssl.SSLCertVerificationError):
-            detail = error.verify_message or "certificate verify failed"
+            # getattr: the ssl module sets these on the errors it raises, not on every one.
+            detail = getattr(error, "verify_message", None) or "certificate verify failed"
             return "tls", f"TLS certificate verify failed: {detail}"
         if isinstance(error, ssl.SSLError):
-            return "tls", f"TLS error: {error.reason or error}"
+            return "tls", f"TLS error: {getattr(error, 'reason', None) or error}"
         if isinstance(error, ConnectionRefusedError):
             return "connect_refused", "connection refused"
         if isinstance(error, socket.gaierror) or "ClientConnectorDNSError" in names:
             return "dns", "DNS lookup failed (no such host)"
         if isinstance(error, ConnectionResetError):
             return "reset", "connection reset by peer"
-    if isinstance(exc, httpx.ConnectTimeout) and "ServerDisconnectedError" not in names:
+    # Before the timeouts: httpx-aiohttp raises a disconnect as httpx.ConnectTimeout.
+    if "ServerDisconnectedError" in names or isinstance(exc, httpx.RemoteProtocolError):
+        detail = _first_line(exc)
+        if "disconnect" in detail.lower() or "without sending" in detail.lower():
+            return "reset", "server closed the connection without a complete answer"
+        return "protocol", f"protocol error: {detail}"
+    if isinstance(exc, httpx.ConnectTimeout):
         return "connect_timeout", f"connect timeout after {timeout:g} s"
     if isinstance(exc, httpx.ReadTimeout) or "SocketTimeoutError" in names:
         return "read_timeout", f"read timeout after {timeout:g} s"
@@ -428,11 +464,6 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
         return "write_timeout", f"write timeout after {timeout:g} s"
     if isinstance(exc, httpx.PoolTimeout | httpx.TimeoutException):
         return "timeout", f"timed out after {timeout:g} s"
-    if "ServerDisconnectedError" in names or isinstance(exc, httpx.RemoteProtocolError):
-        detail = _first_line(exc)
-        if "disconnect" in detail.lower() or "without sending" in detail.lower():
-            return "reset", "server closed the connection without a complete answer"
-        return "protocol", f"protocol error: {detail}"
     if isinstance(exc, httpx.ConnectError):
         return "connect_refused", f"cannot connect: {_first_line(exc)}"
     if "ClientResponseError" in names or isinstance(exc, httpx.DecodingError):

@@ -208,3 +208,40 @@ def test_interrupt_writes_partial_reports_and_exits_130(tmp_path: Path) -> None:
     assert run.results[0].verdict == "PASS"
     skipped = [r for r in run.results if r.verdict == "SKIP"]
     assert skipped and all(r.reason == "interrupted before it was sent" for r in skipped)
+
+
+def test_on_a_terminal_shows_progress_and_colour_unless_no_color(tmp_path: Path) -> None:
+    """Under a pseudo-terminal: rich progress and colour; NO_COLOR turns colour off."""
+
+    def run_in_pty(extra_env: dict[str, str]) -> tuple[int, str]:
+        primary, secondary = os.openpty()
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | extra_env
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "run", str(DEMO), "--out", str(tmp_path)],
+            stdout=secondary,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # the terminal closes when the process ends
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(primary)
+        return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+
+    code, coloured = run_in_pty({"TERM": "xterm-256color"})
+    assert code == 1
+    assert "\x1b[" in coloured
+    assert "checks: " in coloured and "Traceback" not in coloured
+    code, plain = run_in_pty({"TERM": "xterm-256color", "NO_COLOR": "1"})
+    assert code == 1
+    summary = [line for line in plain.splitlines() if "checks: " in line][-1]
+    assert "\x1b[3" not in summary  # no colour codes on the summary line
