@@ -222,7 +222,9 @@ async def crawl(
     so a caller can show progress and keep what it has if the crawl is interrupted.
     Never raises for a network failure.
     """
-    redactor = _with_header_secrets(redactor or Redactor(), checks)
+    # A credential written in a check's headers is hidden in the answers too.
+    secrets = {value for planned in checks for value in redact.header_secrets(planned.headers)}
+    redactor = (redactor or Redactor()).with_secrets(secrets)
     results: list[CheckResult | None] = [None] * len(checks)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
     limiter = anyio.CapacityLimiter(settings.concurrency)
@@ -239,30 +241,6 @@ async def crawl(
         for _ in range(min(settings.concurrency, len(checks))):
             tasks.start_soon(worker)
     return [result for result in results if result is not None]
-
-
-def _with_header_secrets(redactor: Redactor, checks: Sequence[PlannedCheck]) -> Redactor:
-    # A credential written in a check's headers (Authorization: Bearer x) is hidden in the
-    # answers too: targets echo request headers back in bodies and error pages.
-    values = {
-        part
-        for planned in checks
-        for name, value in planned.headers.items()
-        if redact.is_secret_name(name)
-        for part in (value, *value.split()[-1:])
-    }
-    return _ChainedRedactor(redactor, values) if values else redactor
-
-
-class _ChainedRedactor(Redactor):
-    """Hides `secrets` as well as everything `first` hides."""
-
-    def __init__(self, first: Redactor, secrets: set[str]) -> None:
-        super().__init__(secrets)
-        self._first = first
-
-    def text(self, value: str) -> str:
-        return super().text(self._first.text(value))
 
 
 async def check_one(
@@ -456,6 +434,9 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
         if "disconnect" in detail.lower() or "without sending" in detail.lower():
             return "reset", "server closed the connection without a complete answer"
         return "protocol", f"protocol error: {detail}"
+    if "ClientOSError" in names and "ServerTimeoutError" not in names:
+        # httpx-aiohttp raises any aiohttp connection error as httpx.ConnectTimeout too.
+        return "reset", f"connection error: {_first_line(exc)}"
     if isinstance(exc, httpx.ConnectTimeout):
         return "connect_timeout", f"connect timeout after {timeout:g} s"
     if isinstance(exc, httpx.ReadTimeout) or "SocketTimeoutError" in names:

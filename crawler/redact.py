@@ -86,11 +86,26 @@ def url(text: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def header_secrets(items: Mapping[str, str]) -> set[str]:
+    """Credential values written in headers: the whole value and the token after its scheme.
+
+    Targets echo request headers back in bodies and error pages, so these values are
+    hidden in answers too, not only in the header itself.
+    """
+    return {
+        part
+        for name, value in items.items()
+        if is_secret_name(name)
+        for part in (value, *value.split()[-1:])
+    }
+
+
 class Redactor:
     """Replaces known secret values in free text (bodies, messages), longest first."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         values = {s for s in secrets if len(s) >= _MIN_SECRET_LEN}
+        self._secrets = frozenset(values)
         self._pattern = (
             re.compile("|".join(re.escape(s) for s in sorted(values, key=len, reverse=True)))
             if values
@@ -99,6 +114,10 @@ class Redactor:
 
     def __repr__(self) -> str:
         return "Redactor(<secrets hidden>)"
+
+    def with_secrets(self, secrets: Iterable[str]) -> Redactor:
+        """A redactor that also hides `secrets`."""
+        return Redactor(self._secrets.union(secrets))
 
     def text(self, value: str) -> str:
         return self._pattern.sub(REDACTED, value) if self._pattern else value
