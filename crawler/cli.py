@@ -47,6 +47,25 @@ def _formats(value: str) -> list[str]:
     return names
 
 
+_out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Folder the reports are written to.",
+)
+
+
+def _format_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--format",
+        "formats",
+        default=default,
+        show_default=True,
+        help=f"Report files to write, comma-separated: {', '.join(FILE_FORMATS)}.",
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="crawler")
 def cli() -> None:
@@ -62,20 +81,8 @@ def cli() -> None:
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--base-url", help="Crawl this live deployment (overrides the manifest's target).")
 @click.option("--app", "app_ref", help="Crawl an ASGI/WSGI app in-process: package.module:attr.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports"),
-    show_default=True,
-    help="Folder the reports are written to.",
-)
-@click.option(
-    "--format",
-    "formats",
-    default=DEFAULT_FORMATS,
-    show_default=True,
-    help=f"Report files to write, comma-separated: {', '.join(FILE_FORMATS)}.",
-)
+@_out_option
+@_format_option(DEFAULT_FORMATS)
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1024),
@@ -313,20 +320,8 @@ def schema() -> None:
 
 @cli.command()
 @click.argument("run_file", metavar="RUN.json", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports"),
-    show_default=True,
-    help="Folder the reports are written to.",
-)
-@click.option(
-    "--format",
-    "formats",
-    default="md,html",
-    show_default=True,
-    help=f"Report files to write, comma-separated: {', '.join(FILE_FORMATS)}.",
-)
+@_out_option
+@_format_option("md,html")
 def render(run_file: Path, out: Path, formats: str) -> None:
     """Re-render the reports of a saved run (the run.json of `crawler run`)."""
     from crawler.results import load_run
