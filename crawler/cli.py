@@ -234,8 +234,14 @@ class _Progress:
             self._live = progress
             self._bar = lambda: progress.advance(task)
         else:
-            click.echo(f"crawling {self.total} checks")
+            self._line(f"crawling {self.total} checks")
         return self
+
+    @staticmethod
+    def _line(text: str) -> None:
+        # Flushed at once: a CI log shows progress live even though stdout is a pipe.
+        click.echo(text)
+        sys.stdout.flush()
 
     def advance(self, result: CheckResult) -> None:
         self.count += 1
@@ -248,12 +254,12 @@ class _Progress:
         if self.total <= self.PLAIN_LINE_LIMIT:
             ms = f"{result.elapsed_ms:.0f} ms" if result.elapsed_ms is not None else ""
             width = len(str(self.total))
-            click.echo(
+            self._line(
                 f"[{self.count:>{width}}/{self.total}] {result.verdict:<5} {result.got:>4} "
                 f"{result.method} {result.path} {ms}".rstrip()
             )
         elif self.count % every == 0 or self.count == self.total:
-            click.echo(f"[{self.count}/{self.total}] checks done")
+            self._line(f"[{self.count}/{self.total}] checks done")
 
     def __exit__(self, *exc: object) -> None:
         from rich.progress import Progress

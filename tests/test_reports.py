@@ -100,7 +100,7 @@ def test_markdown_title_and_group_tallies(sample_run: Run) -> None:
 def test_markdown_cells_never_break_the_table(sample_run: Run) -> None:
     text = markdown.render(sample_run)
     assert "| ``/api/search/a\\|b`c`` |" in text
-    assert "\\| \\<b\\>see \\`body\\`\\</b\\> second line" in text
+    assert "\\| \\<b>see \\`body\\`\\</b> second line" in text
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     for line in rows:
         cells = re.split(r"(?<!\\)\|", line)[1:-1]

@@ -7,9 +7,10 @@ import re
 from crawler.reports import duration_text, ms_text, note_text, started_text
 from crawler.results import VERDICTS, CheckResult, Run, group_label, tally
 
-# Characters that would end a table cell, start a link, raw HTML or inline code, or escape:
+# Characters that would end a table cell, start a link, raw HTML or inline code, or escape
+# (`>` is harmless once `<` is escaped, and "302 -> /login" reads better unescaped):
 # backslash-escaped (CommonMark lets any ASCII punctuation be escaped).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`|<>\[\]*])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`|<\[\]*])")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 _RESULT_COLUMNS = ("Verdict", "Method", "Path", "Expected", "Got", "ms", "Note")
