@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def cli() -> None:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
-    help="Seconds per check [default: the manifest's, else 10].",
+    help="Seconds per check, replacing the manifest's default (else 10); a check's own wins.",
 )
 @click.option(
     "--allow-mutations",
@@ -125,6 +126,7 @@ def run(
     try:
         loaded = manifest_mod.load(manifest)
         target = _target(loaded, base_url, app_ref)
+        _writable(out)  # before crawling: a crawl whose reports cannot be written is lost
         settings = Settings(
             concurrency=concurrency or loaded.defaults.concurrency,
             timeout=timeout or loaded.defaults.timeout,
@@ -137,14 +139,26 @@ def run(
     sys.exit(_finish(run_, out, chosen))
 
 
+def _writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out}: cannot create the folder ({exc.strerror or exc})."
+        ) from None
+    if not os.access(out, os.W_OK):
+        raise UsageError(f"--out {out}: the folder is not writable.")
+
+
 def _target(loaded: Manifest, base_url: str | None, app_ref: str | None) -> Target:
     from crawler.engine import Target
 
     if base_url and app_ref:
         raise UsageError("Pass --base-url or --app, not both.")
     if base_url:
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"--base-url {base_url!r}: use an http:// or https:// URL.")
+        problem = manifest_mod.url_problem(base_url)
+        if problem:
+            raise UsageError(f"--base-url {base_url!r}: {problem}.")
         return Target(base_url=base_url.rstrip("/"))
     if app_ref:
         return Target(app=app_ref)
@@ -162,8 +176,8 @@ def _crawl(
     from crawler.redact import Redactor
     from crawler.results import Run, RunSettings
 
-    checks = loaded.planned()
-    redactor = Redactor(loaded.secrets)
+    checks = loaded.planned(settings.timeout)
+    redactor = Redactor([*loaded.secrets, *target.secrets])
     done: dict[int, CheckResult] = {}
     show = _progress(checks, quiet)
 
@@ -171,9 +185,26 @@ def _crawl(
         done[index] = result
         show.advance(result)
 
+    terminated = False
+
     async def main() -> None:
-        async with engine.open_client(target, settings) as client:
+        # The client first, outside the task group, so a bad target raises its own error.
+        async with (
+            engine.open_client(target, settings) as client,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(watch_sigterm, tasks.cancel_scope)
             await engine.crawl(checks, client, settings, redactor=redactor, on_result=on_result)
+            tasks.cancel_scope.cancel()  # done: stop watching
+
+    async def watch_sigterm(scope: anyio.CancelScope) -> None:
+        # CI cancels a job with SIGTERM: stop like Ctrl-C, so the partial reports are written.
+        nonlocal terminated
+        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+            async for _ in signals:
+                terminated = True
+                scope.cancel()
+                return
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -183,7 +214,10 @@ def _crawl(
             anyio.run(main)
         except KeyboardInterrupt:
             interrupted = True
-    results = engine.fill_unsent(checks, done, target, "interrupted before it was sent", redactor)
+    interrupted = interrupted or terminated
+    results = engine.fill_unsent(
+        checks, done, target, "not finished: the run was interrupted", redactor
+    )
     return Run(
         name=loaded.name,
         manifest=manifest_path,
@@ -335,6 +369,7 @@ def render(run_file: Path, out: Path, formats: str) -> None:
     chosen = _formats(formats)
     try:
         saved = load_run(run_file)
+        _writable(out)
     except CrawlerError as error:
         _fail(error)
     _finish(saved, out, chosen)  # re-rendering succeeded: exit 0 whatever the verdicts

@@ -10,6 +10,7 @@ observations, judged ERROR.
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib
 import inspect
@@ -86,6 +87,28 @@ class Target:
     def label(self) -> str:
         return f"app:{self.app}" if self.app else str(self.base_url)
 
+    @property
+    def auth(self) -> httpx.BasicAuth | None:
+        """`https://user:password@host` means basic auth, sent by httpx, not in the URL."""
+        url = httpx.URL(self.base_url) if self.base_url else None
+        if url is None or not (url.username or url.password):
+            return None
+        return httpx.BasicAuth(url.username, url.password)
+
+    @property
+    def url_without_userinfo(self) -> str:
+        return str(httpx.URL(str(self.base_url)).copy_with(username=None, password=None))
+
+    @property
+    def secrets(self) -> list[str]:
+        """The password of a base URL and the basic-auth token made from it."""
+        auth = self.auth
+        if auth is None:
+            return []
+        url = httpx.URL(str(self.base_url))
+        token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+        return [url.password, token] if url.password else [token]
+
 
 # --- the client ----------------------------------------------------------------------------
 
@@ -98,7 +121,7 @@ async def open_client(target: Target, settings: Settings) -> AsyncIterator[httpx
         base_url = IN_PROCESS_BASE
     elif target.base_url:
         transport = network_transport(settings)
-        base_url = target.base_url
+        base_url = target.url_without_userinfo
     else:
         raise TargetError(
             "No target: set base_url or app in the manifest, or pass --base-url or --app."
@@ -107,6 +130,7 @@ async def open_client(target: Target, settings: Settings) -> AsyncIterator[httpx
         base_url=base_url,
         transport=transport,
         follow_redirects=False,
+        auth=target.auth,
         timeout=httpx.Timeout(settings.timeout),
         headers={"User-Agent": USER_AGENT},
     ) as client:
@@ -158,6 +182,11 @@ def load_app(reference: str) -> Any:
             f"--app {reference!r}: cannot import {module_name} ({exc}). "
             "Run crawler from the project folder or install the package."
         ) from None
+    except Exception as exc:  # the app's own code failed while importing
+        raise TargetError(
+            f"--app {reference!r}: importing {module_name} failed: "
+            f"{type(exc).__name__}: {exc}. Fix the app, or check it imports on its own."
+        ) from None
     app: Any = module
     for part in attr.split("."):
         app = getattr(app, part, None)
@@ -203,7 +232,8 @@ class _ThreadedWSGITransport(httpx.AsyncBaseTransport):
                 return httpx.Response(500, text="Internal Server Error")
             return response
 
-        response = await anyio.to_thread.run_sync(call)
+        # abandon_on_cancel: a hung app cannot hold the crawl past the check's time limit.
+        response = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         return httpx.Response(
             response.status_code,
             headers=response.headers,
@@ -232,8 +262,17 @@ async def crawl(
     so a caller can show progress and keep what it has if the crawl is interrupted.
     Never raises for a network failure.
     """
-    # A credential written in a check's headers is hidden in the answers too.
-    secrets = {value for planned in checks for value in redact.header_secrets(planned.headers)}
+    # A credential a check sends is hidden in the answers too.
+    secrets = {
+        value
+        for planned in checks
+        for value in redact.request_secrets(
+            planned.headers,
+            planned.check.path,
+            planned.check.query,
+            planned.check.json_body if planned.check.form is None else planned.check.form,
+        )
+    }
     redactor = (redactor or Redactor()).with_secrets(secrets)
     results: list[CheckResult | None] = [None] * len(checks)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
@@ -258,14 +297,26 @@ async def check_one(
 ) -> CheckResult:
     """Send one check (unless guarded), observe, judge. See `crawl`."""
     check = planned.check
-    request = build_request(client, planned)
+    try:
+        request = build_request(client, planned)
+    except Exception as exc:  # e.g. a URL httpx cannot build: this check errs, the crawl goes on
+        return _result(
+            planned,
+            RequestInfo(method=check.method, url=redactor.url(check.path)),
+            TransportError(
+                error="other",
+                message=f"cannot build the request: {_first_line(exc)}",
+                elapsed_ms=0.0,
+            ),
+            redactor,
+        )
     observation: Observation
     skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
     if skipped is not None:
         observation = skipped
     else:
         observation = await observe(client, request, planned.timeout, settings, redactor)
-    return _result(planned, request_info(request, redactor), observation)
+    return _result(planned, request_info(request, redactor), observation, redactor)
 
 
 def fill_unsent(
@@ -291,11 +342,14 @@ def fill_unsent(
             results.append(done[index])
             continue
         request = build_request(builder, planned)
-        results.append(_result(planned, request_info(request, redactor), NotSent(reason=reason)))
+        info = request_info(request, redactor)
+        results.append(_result(planned, info, NotSent(reason=reason), redactor))
     return results
 
 
-def _result(planned: PlannedCheck, request: RequestInfo, observation: Observation) -> CheckResult:
+def _result(
+    planned: PlannedCheck, request: RequestInfo, observation: Observation, redactor: Redactor
+) -> CheckResult:
     check = planned.check
     judgement = verdict.judge(check, observation)
     if judgement.verdict == "PASS" and isinstance(observation, Response):
@@ -304,9 +358,9 @@ def _result(planned: PlannedCheck, request: RequestInfo, observation: Observatio
     return CheckResult(
         group=planned.group,
         index=planned.index,
-        name=check.name,
+        name=redactor.text(check.name) if check.name else None,
         method=check.method,
-        path=check.path,
+        path=redactor.url(check.path),
         expect=str(check.expect),
         tags=check.tags,
         request=request,

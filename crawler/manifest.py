@@ -24,9 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -121,6 +123,23 @@ ExpectField = Annotated[
 
 Scalar = str | int | float | bool
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{json.dumps(name)} is not a header name (letters, digits, '-')")
+        if not value.isascii() or any(c in value for c in "\r\n\0"):
+            raise ValueError(
+                f"header {name}: {json.dumps(value)} has a character HTTP does not allow "
+                "(non-ASCII or a line break); percent-encode it or leave it out"
+            )
+    return headers
+
+
+HeaderMap = Annotated[dict[str, str], AfterValidator(_check_headers)]
+
 _SHORTHAND = re.compile(
     r"^\s*(?:(?P<method>[A-Za-z]+)\s+)?(?P<path>\S+?)\s*(?:->\s*(?P<expect>\S+))?\s*$"
 )
@@ -140,6 +159,21 @@ def parse_shorthand(text: str) -> dict[str, Any]:
     return fields
 
 
+def url_problem(value: str) -> str | None:
+    """Why `value` cannot be a base URL, or None when it can (http(s), a host, a valid port)."""
+    usage = "use an http:// or https:// URL such as https://api.example.com"
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError as exc:
+        return f"{exc}; {usage}"
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        return f"not an http(s) URL; {usage}"
+    if not port_ok:
+        return f"port out of range; {usage}"
+    return None
+
+
 class Check(BaseModel):
     """One request to send and the status it must answer with."""
 
@@ -150,7 +184,7 @@ class Check(BaseModel):
     expect: ExpectField = Field(default=Expect(codes=(200,)), description="Accepted status.")
     name: str | None = None
     tags: tuple[str, ...] = ()
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: HeaderMap = Field(default_factory=dict)
     query: dict[str, Scalar] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json", description="JSON request body.")
     form: dict[str, Scalar] | None = Field(default=None, description="Form request body.")
@@ -182,6 +216,9 @@ class Check(BaseModel):
     def _path_starts_with_slash(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"{json.dumps(value)} is not a path; it must start with '/'")
+        if value.startswith("//"):
+            # httpx would read "//x/y" as host x: the request would go somewhere else.
+            raise ValueError(f"{json.dumps(value)} starts with '//'; write a single '/'")
         return value
 
     @model_validator(mode="after")
@@ -202,7 +239,7 @@ class Defaults(BaseModel):
 
     timeout: float = Field(default=10.0, gt=0, description="Seconds per check.")
     concurrency: int = Field(default=16, ge=1, le=1024, description="Requests in flight.")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: HeaderMap = Field(default_factory=dict)
 
 
 class Manifest(BaseModel):
@@ -228,10 +265,9 @@ class Manifest(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(
-                f"{json.dumps(value)} is not an http(s) URL such as https://api.example.com"
-            )
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"{json.dumps(value)}: {problem}")
         return value.rstrip("/") if value else value
 
     @field_validator("app")
@@ -243,17 +279,29 @@ class Manifest(BaseModel):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: object) -> object:
+        # Top-level `x-...` keys are the user's own (e.g. YAML anchors to merge into checks).
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not str(k).startswith("x-")}
+        return data
+
     @model_validator(mode="after")
     def _one_target(self) -> Manifest:
         if self.base_url and self.app:
             raise ValueError("set base_url or app, not both (the command line can override either)")
         return self
 
-    def planned(self) -> list[PlannedCheck]:
-        """Every check in file order, with group defaults applied."""
-        return list(self._plan())
+    def planned(self, default_timeout: float | None = None) -> list[PlannedCheck]:
+        """Every check in file order, with the defaults applied.
 
-    def _plan(self) -> Iterator[PlannedCheck]:
+        `default_timeout` (the command line's `--timeout`) replaces `defaults.timeout`;
+        a check's own `timeout` still wins over both.
+        """
+        return list(self._plan(default_timeout or self.defaults.timeout))
+
+    def _plan(self, default_timeout: float) -> Iterator[PlannedCheck]:
         for group, checks in self.groups.items():
             for index, check in enumerate(checks):
                 yield PlannedCheck(
@@ -261,7 +309,7 @@ class Manifest(BaseModel):
                     index=index,
                     check=check,
                     headers={**self.defaults.headers, **check.headers},
-                    timeout=check.timeout or self.defaults.timeout,
+                    timeout=check.timeout or default_timeout,
                 )
 
 
@@ -341,6 +389,15 @@ def format_field(path: Path_) -> str:
     return out
 
 
+# More values than any real manifest has: stops "billion laughs" alias expansion.
+MAX_NODES = 2_000_000
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
 class _Reader:
     """Turns a YAML node tree into plain data, remembering the line of every value."""
 
@@ -351,20 +408,50 @@ class _Reader:
         self.secrets: list[str] = []
         self.lines: dict[Path_, int] = {}
         self.issues: list[ManifestIssue] = []
+        self.nodes = 0
+        self.open: set[int] = set()
 
     def read(self, node: yaml.Node, path: Path_) -> Any:
         self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
-                if key in result:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(node)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self.open:  # an alias inside itself: `a: &x [*x]`
+                self.issue(node, path, "an alias refers to itself; YAML anchors cannot nest so")
+                return None
+            self.open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+        # Duplicates are looked for among the keys written here; keys merged in with
+        # `<<: *base` come first and may be overridden, as YAML intends.
+        explicit = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        merged = len(node.value) - len(explicit) > 0
+        self.loader.flatten_mapping(node)
+        first_own = len(node.value) - len(explicit) if merged else 0
+        result: dict[Any, Any] = {}
+        own: set[Any] = set()
+        for position, (key_node, value_node) in enumerate(node.value):
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                self.issue(key_node, path, f"a key must be a plain word, not {type(key).__name__}")
+                continue
+            key = key if isinstance(key, str) else str(key)  # `2024:` names a group "2024"
+            if position >= first_own:
+                if key in own:
                     self.issue(key_node, (*path, key), "duplicate key; each key may appear once")
-                result[key] = self.read(value_node, (*path, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
+                own.add(key)
+            result[key] = self.read(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
         value = self.loader.construct_object(node, deep=True)
         if isinstance(value, str):
             try:
@@ -410,6 +497,10 @@ def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = 
             raise ManifestError([ManifestIssue(file, None, "", "the file is empty")])
         reader = _Reader(file, loader, os.environ if environ is None else environ)
         data = reader.read(node, ())
+    except _TooBig as big:
+        line = big.node.start_mark.line + 1
+        message = f"more than {MAX_NODES:,} values (aliases expanding without end?)"
+        raise ManifestError([ManifestIssue(file, line, "", message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -37,6 +37,9 @@ SECRET_HEADERS = frozenset(
     }
 )
 
+# Headers whose value is a URL, which may carry secret query parameters.
+_URL_HEADERS = frozenset({"location", "content-location"})
+
 # A header or query name that mentions one of these words is treated as a secret.
 _SECRET_WORDS = re.compile(
     r"(token|secret|passw(or)?d|passwd|api[-_]?key|apikey|auth|session|signature|sig$|credential)",
@@ -63,7 +66,12 @@ def headers(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, s
     pairs = items.items() if isinstance(items, Mapping) else items
     out: dict[str, str] = {}
     for name, value in pairs:
-        shown = REDACTED if is_secret_name(name) else value
+        if is_secret_name(name):
+            shown = REDACTED
+        elif name.lower() in _URL_HEADERS:
+            shown = url(value)  # a redirect to /login?token=... carries a secret
+        else:
+            shown = value
         out[name] = f"{out[name]}, {shown}" if name in out else shown
     return out
 
@@ -86,18 +94,37 @@ def url(text: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def header_secrets(items: Mapping[str, str]) -> set[str]:
-    """Credential values written in headers: the whole value and the token after its scheme.
+def request_secrets(
+    headers: Mapping[str, str], path: str, query: Mapping[str, object], body: object
+) -> set[str]:
+    """Credential values a request carries: in secret-named headers (the whole value and the
+    token after its scheme), query parameters and JSON/form fields.
 
-    Targets echo request headers back in bodies and error pages, so these values are
-    hidden in answers too, not only in the header itself.
+    Targets echo requests back in bodies and error pages, so these values are hidden in
+    answers too, not only where they were sent.
     """
-    return {
+    found = {
         part
-        for name, value in items.items()
+        for name, value in headers.items()
         if is_secret_name(name)
         for part in (value, *value.split()[-1:])
     }
+    pairs = [*parse_qsl(urlsplit(path).query), *((k, str(v)) for k, v in query.items())]
+    found.update(value for name, value in pairs if is_secret_name(name))
+    found.update(_json_secrets(body))
+    return found
+
+
+def _json_secrets(data: object) -> Iterable[str]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and is_secret_name(key) and isinstance(value, str | int):
+                yield str(value)
+            else:
+                yield from _json_secrets(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _json_secrets(item)
 
 
 class Redactor:

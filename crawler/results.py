@@ -241,6 +241,8 @@ def load_run(path: str | Path) -> Run:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RunFileError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError:
+        raise RunFileError(f"{path}: not a crawler run (not UTF-8 text).") from None
     try:
         return Run.model_validate_json(text)
     except ValidationError as exc:

@@ -7,6 +7,7 @@ a WSGI app, and apps that raise instead of answering.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,3 +37,11 @@ async def failing_asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 NOT_AN_APP = "a string is not callable"
+
+
+def slow_wsgi_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """WSGI: a handler stuck for 3 s (a blocking call); the crawl must not wait for it."""
+    done = threading.Event()
+    done.wait(3.0)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"late"]

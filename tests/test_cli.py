@@ -168,8 +168,9 @@ def test_subprocess_invalid_manifest_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_interrupt_writes_partial_reports_and_exits_130(tmp_path: Path) -> None:
-    """Ctrl-C mid-crawl: what finished is kept, the rest is SKIP, the reports are written."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_partial_reports_and_exits_130(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C (or CI's SIGTERM) mid-crawl: what finished is kept, the rest is SKIP."""
     manifest = tmp_path / "slow.yaml"
     checks = "\n".join(["    - GET /api/health -> 200"] + ["    - GET /api/slow -> 200"] * 40)
     manifest.write_text(
@@ -196,7 +197,7 @@ def test_interrupt_writes_partial_reports_and_exits_130(tmp_path: Path) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until two checks have finished, then press Ctrl-C
         if line.startswith("[ 2/41]"):
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             break
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -207,7 +208,7 @@ def test_interrupt_writes_partial_reports_and_exits_130(tmp_path: Path) -> None:
     assert len(run.results) == 41
     assert run.results[0].verdict == "PASS"
     skipped = [r for r in run.results if r.verdict == "SKIP"]
-    assert skipped and all(r.reason == "interrupted before it was sent" for r in skipped)
+    assert skipped and all(r.reason == "not finished: the run was interrupted" for r in skipped)
 
 
 def test_on_a_terminal_shows_progress_and_colour_unless_no_color(tmp_path: Path) -> None:

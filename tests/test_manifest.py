@@ -236,7 +236,7 @@ def test_version_and_target_errors() -> None:
     assert "v.yaml:1: version: 2 is not a supported version; use version: 1" in str(caught.value)
     with pytest.raises(ManifestError) as caught:
         manifest.loads("version: 1\nname: X\nbase_url: ftp://x\ngroups: {G: [/a]}\n", "v.yaml", {})
-    assert 'v.yaml:3: base_url: "ftp://x" is not an http(s) URL' in str(caught.value)
+    assert 'v.yaml:3: base_url: "ftp://x": not an http(s) URL' in str(caught.value)
     with pytest.raises(ManifestError) as caught:
         manifest.loads(
             "version: 1\nname: X\nbase_url: http://a\napp: m:app\ngroups: {G: [/a]}\n", "v.yaml", {}
