@@ -174,7 +174,7 @@ def _crawl(
 
     from crawler import engine
     from crawler.redact import Redactor
-    from crawler.results import Run, RunSettings
+    from crawler.results import IdentityStatus, Run, RunSettings
 
     checks = loaded.planned(settings.timeout)
     redactor = Redactor([*loaded.secrets, *target.secrets])
@@ -187,14 +187,24 @@ def _crawl(
 
     terminated = False
 
+    used = {planned.identity for planned in checks}
+    identities = {name: i for name, i in loaded.identities.items() if name in used}
+    statuses: dict[str, IdentityStatus] = {}
+
     async def main() -> None:
-        # The client first, outside the task group, so a bad target raises its own error.
+        # The sessions first, outside the task group, so a bad target raises its own error.
         async with (
-            engine.open_client(target, settings) as client,
+            engine.open_sessions(target, settings, identities, redactor) as sessions,
             anyio.create_task_group() as tasks,
         ):
+            for name, session in sessions.items():
+                statuses[name] = IdentityStatus(
+                    name=name, kind=session.identity.kind, failure=session.failure
+                )
+                if session.failure:
+                    click.echo(f"identity {name} could not log in: {session.failure}", err=True)
             tasks.start_soon(watch_sigterm, tasks.cancel_scope)
-            await engine.crawl(checks, client, settings, redactor=redactor, on_result=on_result)
+            await engine.crawl(checks, sessions, settings, redactor=redactor, on_result=on_result)
             tasks.cancel_scope.cancel()  # done: stop watching
 
     async def watch_sigterm(scope: anyio.CancelScope) -> None:
@@ -232,6 +242,7 @@ def _crawl(
             allow_mutations=settings.allow_mutations,
             transport="in-process" if target.in_process else settings.transport,
         ),
+        identities=tuple(statuses.values()) if loaded.identities else (),
         results=tuple(results),
     )
 
@@ -336,20 +347,32 @@ def check(manifest: Path) -> None:
         loaded = manifest_mod.load(manifest)
     except CrawlerError as error:
         _fail(error)
-    checks = loaded.planned()
+    planned = loaded.planned()
     target = f"app:{loaded.app}" if loaded.app else loaded.base_url or "(none: pass --base-url)"
+    checks = sum(len(group.checks) for group in loaded.groups.values())
     click.echo(
-        f"{manifest}: valid. {loaded.name}: {len(checks)} checks in "
-        f"{len(loaded.groups)} groups, target {target}"
+        f"{manifest}: valid. {loaded.name}: {checks} checks in {len(loaded.groups)} groups, "
+        f"{len(planned)} requests, target {target}"
     )
-    for group, items in loaded.groups.items():
-        click.echo(f"\n{group} ({len(items)})")
-        width = max(len(c.label) for c in items)
-        for item in items:
+    if loaded.identities:
+        kinds = ", ".join(f"{name} ({i.kind})" for name, i in loaded.identities.items())
+        click.echo(f"identities: {kinds}")
+    runs: dict[tuple[str, int], list[PlannedCheck]] = {}
+    for run_ in planned:
+        runs.setdefault((run_.group, run_.index), []).append(run_)
+    for group_name, group in loaded.groups.items():
+        click.echo(f"\n{group_name} ({len(group.checks)})")
+        width = max(len(c.label) for c in group.checks)
+        for index, item in enumerate(group.checks):
             note = f"  {item.name}" if item.name else ""
             if guard(item, allow_mutations=False) is not None:
                 note += "  [not sent without --allow-mutations]"
-            click.echo(f"  {item.label:<{width}} -> {item.expect}{note}")
+            expects = [(p.identity, str(p.expect)) for p in runs[(group_name, index)]]
+            if loaded.identities:
+                shown = ", ".join(f"{who} {status}" for who, status in expects)
+            else:
+                shown = expects[0][1]
+            click.echo(f"  {item.label:<{width}} -> {shown}{note}")
 
 
 @cli.command()

@@ -19,7 +19,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,10 @@ from typing import Any, Literal
 import anyio
 import httpx
 
-from crawler import redact, verdict
+from crawler import auth, redact, verdict
+from crawler.auth import MissingCapture, Session, fill, fill_data
 from crawler.errors import TargetError
-from crawler.manifest import PlannedCheck
+from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
 from crawler.redact import Redactor
 from crawler.results import (
     CheckResult,
@@ -113,28 +114,67 @@ class Target:
 # --- the client ----------------------------------------------------------------------------
 
 
+def _transport(target: Target, settings: Settings) -> tuple[httpx.AsyncBaseTransport, str]:
+    """The one transport (connection pool) of a crawl, and the base URL requests go to."""
+    if target.app:
+        return app_transport(load_app(target.app)), IN_PROCESS_BASE
+    if target.base_url:
+        return network_transport(settings), target.url_without_userinfo
+    raise TargetError(
+        "No target: set base_url or app in the manifest, or pass --base-url or --app."
+    )
+
+
+def _client_options(target: Target, settings: Settings) -> dict[str, Any]:
+    return {
+        "follow_redirects": False,  # a 302 is an answer to check
+        "auth": target.auth,
+        "timeout": httpx.Timeout(settings.timeout),
+        "headers": {"User-Agent": USER_AGENT},
+    }
+
+
 @asynccontextmanager
 async def open_client(target: Target, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """One client for the whole crawl: pool sized to the concurrency, redirects not followed."""
-    if target.app:
-        transport: httpx.AsyncBaseTransport = app_transport(load_app(target.app))
-        base_url = IN_PROCESS_BASE
-    elif target.base_url:
-        transport = network_transport(settings)
-        base_url = target.url_without_userinfo
-    else:
-        raise TargetError(
-            "No target: set base_url or app in the manifest, or pass --base-url or --app."
-        )
-    async with httpx.AsyncClient(
-        base_url=base_url,
-        transport=transport,
-        follow_redirects=False,
-        auth=target.auth,
-        timeout=httpx.Timeout(settings.timeout),
-        headers={"User-Agent": USER_AGENT},
-    ) as client:
+    """One anonymous client for the whole crawl: pool sized to the concurrency."""
+    transport, base_url = _transport(target, settings)
+    options = _client_options(target, settings)
+    async with httpx.AsyncClient(base_url=base_url, transport=transport, **options) as client:
         yield client
+
+
+@asynccontextmanager
+async def open_sessions(
+    target: Target,
+    settings: Settings,
+    identities: Mapping[str, Identity],
+    redactor: Redactor,
+) -> AsyncIterator[dict[str, Session]]:
+    """A logged-in session per identity (anonymous alone when none), sharing one pool.
+
+    Every identity logs in once, concurrently, before this yields; a failed login is
+    recorded on its session, not raised.
+    """
+    transport, base_url = _transport(target, settings)
+    chosen = dict(identities) or {ANONYMOUS: Identity()}
+    sessions = {
+        name: Session(
+            name,
+            identity,
+            auth.identity_client(
+                identity, transport, base_url, redactor, **_client_options(target, settings)
+            ),
+            redactor,
+        )
+        for name, identity in chosen.items()
+    }
+    try:
+        await auth.login_all(sessions.values())
+        yield sessions
+    finally:
+        for session in sessions.values():
+            await session.client.aclose()
+        await transport.aclose()
 
 
 def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
@@ -249,21 +289,27 @@ OnResult = Callable[[int, CheckResult], None]
 
 async def crawl(
     checks: Sequence[PlannedCheck],
-    client: httpx.AsyncClient,
+    sessions: Mapping[str, Session] | httpx.AsyncClient,
     settings: Settings,
     *,
     redactor: Redactor | None = None,
     on_result: OnResult | None = None,
 ) -> list[CheckResult]:
-    """Send every check and judge it; return the results in the order of `checks`.
+    """Send every check as its identity and judge it; return results in the order of `checks`.
 
-    At most `settings.concurrency` requests are in flight. Mutations are not sent unless
-    allowed (`verdict.guard`). `on_result(index, result)` is called as each check finishes,
-    so a caller can show progress and keep what it has if the crawl is interrupted.
-    Never raises for a network failure.
+    `sessions` maps identity names to logged-in sessions (`open_sessions`); a bare client
+    means one anonymous identity. At most `settings.concurrency` requests are in flight.
+    Mutations are not sent unless allowed (`verdict.guard`); checks of an identity that
+    could not log in, or that need a value no login captured, are SKIP. A 401 to a
+    logged-in identity re-logs it in once and retries. `on_result(index, result)` is called
+    as each check finishes, so a caller can show progress and keep what it has if the crawl
+    is interrupted. Never raises for a network failure.
     """
+    redactor = redactor or Redactor()
+    if isinstance(sessions, httpx.AsyncClient):
+        sessions = {ANONYMOUS: Session(ANONYMOUS, Identity(), sessions, redactor)}
     # A credential a check sends is hidden in the answers too.
-    secrets = {
+    redactor.add(
         value
         for planned in checks
         for value in redact.request_secrets(
@@ -272,8 +318,7 @@ async def crawl(
             planned.check.query,
             planned.check.json_body if planned.check.form is None else planned.check.form,
         )
-    }
-    redactor = (redactor or Redactor()).with_secrets(secrets)
+    )
     results: list[CheckResult | None] = [None] * len(checks)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
     limiter = anyio.CapacityLimiter(settings.concurrency)
@@ -281,7 +326,7 @@ async def crawl(
     async def worker() -> None:
         for index, planned in pending:
             async with limiter:
-                result = await check_one(client, planned, settings, redactor)
+                result = await check_one(sessions[planned.identity], planned, settings, redactor)
             results[index] = result
             if on_result is not None:
                 on_result(index, result)
@@ -293,30 +338,49 @@ async def crawl(
 
 
 async def check_one(
-    client: httpx.AsyncClient, planned: PlannedCheck, settings: Settings, redactor: Redactor
+    session: Session, planned: PlannedCheck, settings: Settings, redactor: Redactor
 ) -> CheckResult:
-    """Send one check (unless guarded), observe, judge. See `crawl`."""
+    """Send one check as its identity (unless it must not be), observe, judge. See `crawl`."""
     check = planned.check
+    if session.failure is not None:
+        return _unsent(planned, redactor, f"identity {session.name} could not log in")
+    generation = session.generation
     try:
-        request = build_request(client, planned)
+        request = build_request(session.client, planned, session.captures)
+    except MissingCapture as missing:
+        return _unsent(planned, redactor, f"capture {missing.name} missing")
     except Exception as exc:  # e.g. a URL httpx cannot build: this check errs, the crawl goes on
         return _result(
             planned,
             RequestInfo(method=check.method, url=redactor.url(check.path)),
             TransportError(
-                error="other",
-                message=f"cannot build the request: {_first_line(exc)}",
-                elapsed_ms=0.0,
+                error="other", message=f"cannot build the request: {_first_line(exc)}", elapsed_ms=0
             ),
             redactor,
         )
-    observation: Observation
     skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
     if skipped is not None:
-        observation = skipped
-    else:
-        observation = await observe(client, request, planned.timeout, settings, redactor)
-    return _result(planned, request_info(request, redactor), observation, redactor)
+        return _result(planned, request_info(request, redactor), skipped, redactor)
+    observation = await observe(session.client, request, planned.timeout, settings, redactor)
+    reauthenticated = False
+    if _expired(observation, session) and await session.relogin(generation):
+        # The session expired mid-crawl: logged in again (once for all), now retry once.
+        request = build_request(session.client, planned, session.captures)
+        observation = await observe(session.client, request, planned.timeout, settings, redactor)
+        reauthenticated = True
+    result = _result(planned, request_info(request, redactor), observation, redactor)
+    return result.model_copy(update={"reauthenticated": True}) if reauthenticated else result
+
+
+def _expired(observation: Observation, session: Session) -> bool:
+    # Rule: a 401 to an identity that logged in means its session expired, unless the check
+    # expected the 401 (then it is the answer being verified).
+    return isinstance(observation, Response) and observation.status == 401 and session.can_relogin
+
+
+def _unsent(planned: PlannedCheck, redactor: Redactor, reason: str) -> CheckResult:
+    info = RequestInfo(method=planned.check.method, url=redactor.url(planned.check.path))
+    return _result(planned, info, NotSent(reason=reason), redactor)
 
 
 def fill_unsent(
@@ -341,7 +405,7 @@ def fill_unsent(
         if index in done:
             results.append(done[index])
             continue
-        request = build_request(builder, planned)
+        request = build_request(builder, planned, None)
         info = request_info(request, redactor)
         results.append(_result(planned, info, NotSent(reason=reason), redactor))
     return results
@@ -351,7 +415,7 @@ def _result(
     planned: PlannedCheck, request: RequestInfo, observation: Observation, redactor: Redactor
 ) -> CheckResult:
     check = planned.check
-    judgement = verdict.judge(check, observation)
+    judgement = verdict.judge(check, observation, planned.identity)
     if judgement.verdict == "PASS" and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
@@ -361,8 +425,9 @@ def _result(
         name=redactor.text(check.name) if check.name else None,
         method=check.method,
         path=redactor.url(check.path),
-        expect=str(check.expect),
+        expect=str(planned.expect),
         tags=check.tags,
+        identity=planned.identity,
         request=request,
         observation=observation,
         verdict=judgement.verdict,
@@ -370,15 +435,25 @@ def _result(
     )
 
 
-def build_request(client: httpx.AsyncClient, planned: PlannedCheck) -> httpx.Request:
+def build_request(
+    client: httpx.AsyncClient, planned: PlannedCheck, values: Mapping[str, str] | None
+) -> httpx.Request:
+    """The check's request, `{name}` placeholders filled from `values` (None: left as written).
+
+    Raises `MissingCapture` for a placeholder with no value.
+    """
     check = planned.check
+
+    def text(value: str) -> str:
+        return value if values is None else fill(value, values)
+
     return client.build_request(
         check.method,
-        check.path,
-        params={k: _query_value(v) for k, v in check.query.items()} or None,
-        headers=planned.headers,
-        json=check.json_body,
-        data={k: _query_value(v) for k, v in check.form.items()} if check.form else None,
+        text(check.path),
+        params={k: text(_query_value(v)) for k, v in check.query.items()} or None,
+        headers={k: text(v) for k, v in planned.headers.items()},
+        json=check.json_body if values is None else fill_data(check.json_body, values),
+        data={k: text(_query_value(v)) for k, v in check.form.items()} if check.form else None,
         timeout=httpx.Timeout(planned.timeout),
     )
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -49,6 +49,9 @@ Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 
 # Methods that cannot change server state; everything else is a mutation and is guarded.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# The identity checks run as when a manifest defines none.
+ANONYMOUS = "anonymous"
 
 _EXPECT_HELP = 'use 200, [200, 204], "200|204" or "2xx"'
 
@@ -121,6 +124,44 @@ ExpectField = Annotated[
     ),
 ]
 
+_EXPECT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 100, "maximum": 599},
+        {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
+        {"type": "string", "pattern": r"^([1-5]([0-9]{2}|xx))(\|[1-5]([0-9]{2}|xx))*$"},
+    ]
+}
+
+
+def parse_expect_spec(value: object) -> Expect | dict[str, Expect]:
+    """An expectation, or a map of them per identity: `{admin: 200, viewer: 403}`."""
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError("an empty map expects nothing; name identities: {admin: 200}")
+        return {str(name): parse_expect(status) for name, status in value.items()}
+    return parse_expect(value)
+
+
+def _expect_text(value: Expect | dict[str, Expect]) -> str | dict[str, str]:
+    return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else str(value)
+
+
+ExpectSpec = Annotated[
+    Expect | dict[str, Expect],
+    BeforeValidator(parse_expect_spec),
+    PlainSerializer(_expect_text),
+    WithJsonSchema(
+        {
+            "description": "Accepted status, or a map of them per identity: {admin: 200, "
+            "viewer: 403}.",
+            "anyOf": [
+                *_EXPECT_SCHEMA["anyOf"],
+                {"type": "object", "additionalProperties": _EXPECT_SCHEMA},
+            ],
+        }
+    ),
+]
+
 Scalar = str | int | float | bool
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -174,6 +215,18 @@ def url_problem(value: str) -> str | None:
     return None
 
 
+def _shorthand_data(data: object) -> object:
+    return parse_shorthand(data) if isinstance(data, str) else data
+
+
+def _method_name(value: object) -> object:
+    if isinstance(value, str) and value.upper() in METHODS:
+        return value.upper()
+    if isinstance(value, str):
+        raise ValueError(f"{json.dumps(value)} is not a method; use one of {', '.join(METHODS)}")
+    return value
+
+
 class Check(BaseModel):
     """One request to send and the status it must answer with."""
 
@@ -181,9 +234,12 @@ class Check(BaseModel):
 
     method: Method = "GET"
     path: str = Field(description="Path on the target, starting with '/'.")
-    expect: ExpectField = Field(default=Expect(codes=(200,)), description="Accepted status.")
+    expect: ExpectSpec = Field(default=Expect(codes=(200,)), description="Accepted status.")
     name: str | None = None
     tags: tuple[str, ...] = ()
+    identities: tuple[str, ...] | None = Field(
+        default=None, description="Send as these identities (default: the group's, then all)."
+    )
     headers: HeaderMap = Field(default_factory=dict)
     query: dict[str, Scalar] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json", description="JSON request body.")
@@ -196,20 +252,12 @@ class Check(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: object) -> object:
-        if isinstance(data, str):
-            return parse_shorthand(data)
-        return data
+        return _shorthand_data(data)
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper_method(cls, value: object) -> object:
-        if isinstance(value, str) and value.upper() in METHODS:
-            return value.upper()
-        if isinstance(value, str):
-            raise ValueError(
-                f"{json.dumps(value)} is not a method; use one of {', '.join(METHODS)}"
-            )
-        return value
+        return _method_name(value)
 
     @field_validator("path")
     @classmethod
@@ -231,6 +279,183 @@ class Check(BaseModel):
     def label(self) -> str:
         return f"{self.method} {self.path}"
 
+    def expect_for(self, identity: str) -> Expect:
+        """What this check expects when sent as `identity`."""
+        if isinstance(self.expect, dict):
+            return self.expect[identity]
+        return self.expect
+
+
+# --- identities -------------------------------------------------------------------------------
+
+
+class Capture(BaseModel):
+    """Where a login step finds a value: exactly one of json, header, cookie, form_field, regex."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    json_path: str | None = Field(default=None, alias="json", description="JSONPath: $.user.orgId")
+    header: str | None = None
+    cookie: str | None = None
+    form_field: str | None = Field(default=None, description="An HTML input's name.")
+    regex: str | None = Field(default=None, description="Group 1 (or the match) over the body.")
+    secret: bool = Field(default=False, description="Hide the value in every output.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _jsonpath_shorthand(cls, data: object) -> object:
+        return {"json": data} if isinstance(data, str) else data  # "$.csrfToken"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Capture:
+        sources = [self.json_path, self.header, self.cookie, self.form_field, self.regex]
+        if sum(source is not None for source in sources) != 1:
+            raise ValueError(
+                "a capture takes exactly one of json, header, cookie, form_field, regex"
+            )
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(
+                    f"regex {json.dumps(self.regex)} does not compile: {exc}"
+                ) from None
+        if self.json_path is not None and not self.json_path.startswith("$"):
+            raise ValueError(f"{json.dumps(self.json_path)} is not a JSONPath; start it with $")
+        return self
+
+
+class Step(BaseModel):
+    """One request of a login flow, whose answer may yield captured values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    method: Method = "GET"
+    path: str = Field(description="A path on the target, or an absolute http(s) URL.")
+    headers: HeaderMap = Field(default_factory=dict)
+    query: dict[str, Scalar] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    form: dict[str, Scalar] | None = None
+    expect: ExpectField = Field(
+        default=Expect(classes=(2, 3)), description="Default: any 2xx or 3xx."
+    )
+    capture: dict[str, Capture] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: object) -> object:
+        return _shorthand_data(data)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: object) -> object:
+        return _method_name(value)
+
+    @field_validator("path")
+    @classmethod
+    def _path_or_url(cls, value: str) -> str:
+        if value.startswith(("http://", "https://")):
+            return value
+        return Check._path_starts_with_slash(value)
+
+
+IdentityKind = Literal[
+    "anonymous", "bearer", "basic", "api_key", "login", "oauth2_client_credentials"
+]
+
+# The fields each kind needs (beyond kind, headers and cookies, which every kind may have).
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "anonymous": (),
+    "bearer": ("token",),
+    "basic": ("username", "password"),
+    "api_key": ("name", "value"),
+    "login": ("steps",),
+    "oauth2_client_credentials": ("token_url", "client_id", "client_secret"),
+}
+_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "api_key": ("in_",),
+    "oauth2_client_credentials": ("scope",),
+}
+
+
+class Identity(BaseModel):
+    """Who requests are sent as: a kind, its credentials, and static headers/cookies.
+
+    The credentials never reach a repr, and their values join the redactor's secrets.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    kind: IdentityKind = "anonymous"
+    token: str | None = Field(default=None, repr=False, description="bearer: the token.")
+    username: str | None = Field(default=None, description="basic: the user.")
+    password: str | None = Field(default=None, repr=False, description="basic: the password.")
+    name: str | None = Field(default=None, description="api_key: header/parameter/cookie name.")
+    value: str | None = Field(default=None, repr=False, description="api_key: the key.")
+    in_: Literal["header", "query", "cookie"] = Field(default="header", alias="in")
+    steps: tuple[Step, ...] | None = Field(default=None, description="login: the requests.")
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    scope: str | None = None
+    headers: HeaderMap = Field(default_factory=dict)
+    cookies: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_alias(cls, data: object) -> object:
+        if isinstance(data, dict) and "user" in data and "username" not in data:
+            data = {**data, "username": data["user"]}
+            del data["user"]
+        return data
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Identity:
+        needed = _KIND_FIELDS[self.kind]
+        missing = [f for f in needed if getattr(self, f) in (None, ())]
+        if missing:
+            raise ValueError(f"kind {self.kind} needs {', '.join(missing)}")
+        allowed = {*needed, *_OPTIONAL_FIELDS.get(self.kind, ())}
+        stray = [
+            f
+            for f in (
+                "token",
+                "username",
+                "password",
+                "name",
+                "value",
+                "steps",
+                "token_url",
+                "client_id",
+                "client_secret",
+                "scope",
+            )
+            if getattr(self, f) is not None and f not in allowed
+        ]
+        if stray:
+            raise ValueError(f"kind {self.kind} does not use {', '.join(stray)}")
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every credential value this identity holds (for the redactor)."""
+        values = [self.token, self.password, self.value, self.client_secret]
+        values += list(self.cookies.values())
+        return [v for v in values if v]
+
+
+class Group(BaseModel):
+    """A group's checks, and the identities they run as unless a check names its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identities: tuple[str, ...] | None = None
+    checks: list[Check] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, data: object) -> object:
+        return {"checks": data} if isinstance(data, list) else data
+
 
 class Defaults(BaseModel):
     """Settings applied to every check unless the check or the command line overrides them."""
@@ -240,6 +465,9 @@ class Defaults(BaseModel):
     timeout: float = Field(default=10.0, gt=0, description="Seconds per check.")
     concurrency: int = Field(default=16, ge=1, le=1024, description="Requests in flight.")
     headers: HeaderMap = Field(default_factory=dict)
+    identities: tuple[str, ...] | None = Field(
+        default=None, description="Identities every check runs as (default: all defined)."
+    )
 
 
 class Manifest(BaseModel):
@@ -252,7 +480,10 @@ class Manifest(BaseModel):
     base_url: str | None = Field(default=None, description="A live deployment, e.g. https://…")
     app: str | None = Field(default=None, description="An ASGI/WSGI app as package.module:attr.")
     defaults: Defaults = Field(default_factory=Defaults)
-    groups: dict[str, Annotated[list[Check], Field(min_length=1)]] = Field(min_length=1)
+    identities: dict[str, Identity] = Field(
+        default_factory=dict, description="Who checks are sent as; none means anonymous only."
+    )
+    groups: dict[str, Group] = Field(min_length=1)
 
     # Values substituted from secret-named environment variables (API_TOKEN, ...), so the
     # redactor can remove them wherever they turn up. Never serialised, never in a repr.
@@ -260,7 +491,13 @@ class Manifest(BaseModel):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return self._secrets
+        """Secret values from the environment and every identity's credentials."""
+        return (*self._secrets, *(v for i in self.identities.values() for v in i.secrets()))
+
+    @property
+    def identity_names(self) -> tuple[str, ...]:
+        """The identities in manifest order; `anonymous` alone when none are defined."""
+        return tuple(self.identities) or (ANONYMOUS,)
 
     @field_validator("base_url")
     @classmethod
@@ -293,6 +530,44 @@ class Manifest(BaseModel):
             raise ValueError("set base_url or app, not both (the command line can override either)")
         return self
 
+    @model_validator(mode="after")
+    def _known_identities(self) -> Manifest:
+        known = set(self.identity_names)
+        problems = []
+        for names, where in self._identity_references():
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                problems.append(f"{where}: unknown identity {', '.join(unknown)}")
+        if problems:
+            raise ValueError("; ".join(problems) + f" (defined: {', '.join(sorted(known))})")
+        return self
+
+    def _identity_references(self) -> Iterator[tuple[Iterable[str], str]]:
+        if self.defaults.identities:
+            yield self.defaults.identities, "defaults.identities"
+        for group_name, group in self.groups.items():
+            if group.identities:
+                yield group.identities, f"groups.{group_name}.identities"
+            for index, check in enumerate(group.checks):
+                where = f"groups.{group_name}[{index}]"
+                if check.identities:
+                    yield check.identities, f"{where}.identities"
+                if isinstance(check.expect, dict):
+                    yield check.expect, f"{where}.expect"
+                    runs_as = self._runs_as(group, check)
+                    missing = [n for n in runs_as if n not in check.expect]
+                    if missing:
+                        yield [f"{n} (runs the check, has no expect)" for n in missing], where
+
+    def _runs_as(self, group: Group, check: Check) -> tuple[str, ...]:
+        """Identities a check is sent as: its own, else its expect map's, its group's,
+        the defaults', else every identity defined."""
+        if check.identities:
+            return check.identities
+        if isinstance(check.expect, dict):
+            return tuple(check.expect)
+        return group.identities or self.defaults.identities or self.identity_names
+
     def planned(self, default_timeout: float | None = None) -> list[PlannedCheck]:
         """Every check in file order, with the defaults applied.
 
@@ -302,15 +577,17 @@ class Manifest(BaseModel):
         return list(self._plan(default_timeout or self.defaults.timeout))
 
     def _plan(self, default_timeout: float) -> Iterator[PlannedCheck]:
-        for group, checks in self.groups.items():
-            for index, check in enumerate(checks):
-                yield PlannedCheck(
-                    group=group,
-                    index=index,
-                    check=check,
-                    headers={**self.defaults.headers, **check.headers},
-                    timeout=check.timeout or default_timeout,
-                )
+        for group_name, group in self.groups.items():
+            for index, check in enumerate(group.checks):
+                for identity in self._runs_as(group, check):
+                    yield PlannedCheck(
+                        group=group_name,
+                        index=index,
+                        check=check,
+                        headers={**self.defaults.headers, **check.headers},
+                        timeout=check.timeout or default_timeout,
+                        identity=identity,
+                    )
 
 
 @dataclass(frozen=True)
@@ -322,10 +599,15 @@ class PlannedCheck:
     check: Check
     headers: dict[str, str]
     timeout: float
+    identity: str = "anonymous"
 
     @property
     def field(self) -> str:
         return f"groups.{self.group}[{self.index}]"
+
+    @property
+    def expect(self) -> Expect:
+        return self.check.expect_for(self.identity)
 
 
 def json_schema() -> dict[str, Any]:
@@ -336,8 +618,11 @@ def json_schema() -> dict[str, Any]:
         "description": 'One-line check: "GET /api/path -> 200" or "POST /x -> 200|201".',
         "pattern": r"^\s*([A-Za-z]+\s+)?/\S*\s*(->\s*\S+)?\s*$",
     }
-    groups = schema["properties"]["groups"]
-    groups["additionalProperties"]["items"] = {"anyOf": [{"$ref": "#/$defs/Check"}, shorthand]}
+    check = {"anyOf": [{"$ref": "#/$defs/Check"}, shorthand]}
+    schema["$defs"]["Group"]["properties"]["checks"]["items"] = check
+    schema["properties"]["groups"]["additionalProperties"] = {
+        "anyOf": [{"$ref": "#/$defs/Group"}, {"type": "array", "items": check, "minItems": 1}]
+    }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "crawler manifest"
     return schema

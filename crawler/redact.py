@@ -131,20 +131,21 @@ class Redactor:
     """Replaces known secret values in free text (bodies, messages), longest first."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = {s for s in secrets if len(s) >= _MIN_SECRET_LEN}
-        self._secrets = frozenset(values)
-        self._pattern = (
-            re.compile("|".join(re.escape(s) for s in sorted(values, key=len, reverse=True)))
-            if values
-            else None
-        )
+        self._secrets: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Also hide `secrets` from now on (tokens and values captured during a run)."""
+        values = self._secrets.union(s for s in secrets if len(s) >= _MIN_SECRET_LEN)
+        if values == self._secrets:
+            return
+        self._secrets = values
+        ordered = sorted(values, key=len, reverse=True)  # longest first: no partial leftovers
+        self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
     def __repr__(self) -> str:
         return "Redactor(<secrets hidden>)"
-
-    def with_secrets(self, secrets: Iterable[str]) -> Redactor:
-        """A redactor that also hides `secrets`."""
-        return Redactor(self._secrets.union(secrets))
 
     def text(self, value: str) -> str:
         return self._pattern.sub(REDACTED, value) if self._pattern else value

@@ -108,10 +108,14 @@ class CheckResult(BaseModel):
     path: str
     expect: str
     tags: tuple[str, ...] = ()
+    identity: str = Field(default="anonymous", description="Who the request was sent as.")
     request: RequestInfo
     observation: Observation
     verdict: Verdict
     reason: str = Field(description="Why the verdict: 'expected 200, got 404'; '' for PASS.")
+    reauthenticated: bool = Field(
+        default=False, description="The session had expired: logged in again and retried."
+    )
 
     @property
     def status(self) -> int | None:
@@ -149,6 +153,16 @@ class RunSettings(BaseModel):
     transport: str
 
 
+class IdentityStatus(BaseModel):
+    """An identity of the run and whether it could log in (`failure` says why not)."""
+
+    model_config = _frozen
+
+    name: str
+    kind: str
+    failure: str | None = None
+
+
 class Run(BaseModel):
     """A whole crawl: where, when, with what settings, and every result in manifest order."""
 
@@ -163,6 +177,7 @@ class Run(BaseModel):
     duration_s: float
     interrupted: bool = False
     settings: RunSettings
+    identities: tuple[IdentityStatus, ...] = ()
     results: tuple[CheckResult, ...]
 
     def groups(self) -> dict[str, list[CheckResult]]:
@@ -206,23 +221,30 @@ class Summary:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_LOGIN = 3
 EXIT_INTERRUPTED = 130
 
 
 def summarize(run: Run) -> Summary:
     """`29 checks: 27 PASS, 1 FAIL, 1 ERROR, 0 SKIP in 1.32 s` and the exit code.
 
-    Exit 0 when every check is PASS or SKIP, 1 when any is FAIL or ERROR, 130 when the
-    run was interrupted (whatever the verdicts so far).
+    Exit 0 when every check is PASS or SKIP, 1 when any is FAIL or ERROR, 3 when an
+    identity could not log in (its checks SKIP; it outranks 1, since a broken login hides
+    what those checks would say), 130 when the run was interrupted (outranks everything).
     """
     counts = tally(run.results)
     total = len(run.results)
     noun = "check" if total == 1 else "checks"
     parts = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v != "PASS")
     line = f"{total} {noun}: {counts['PASS']} PASS, {parts} in {run.duration_s:.2f} s"
+    failed_logins = [i.name for i in run.identities if i.failure]
+    if failed_logins:
+        line += f"; could not log in: {', '.join(failed_logins)}"
     if run.interrupted:
         line += " (interrupted)"
         code = EXIT_INTERRUPTED
+    elif failed_logins:
+        code = EXIT_LOGIN
     elif counts["FAIL"] or counts["ERROR"]:
         code = EXIT_FAILED
     else:

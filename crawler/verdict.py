@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never
 
-from crawler.manifest import SAFE_METHODS, Check
+from crawler.manifest import ANONYMOUS, SAFE_METHODS, Check, Expect
 from crawler.results import NotSent, Observation, Response, TransportError, Verdict
 
 MUTATION_NOT_ALLOWED = "mutation not allowed (use --allow-mutations or mark the check safe: true)"
@@ -35,12 +35,12 @@ def guard(check: Check, *, allow_mutations: bool) -> NotSent | None:
     return NotSent(reason=MUTATION_NOT_ALLOWED)
 
 
-def judge(check: Check, observation: Observation) -> Judgement:
+def judge(check: Check, observation: Observation, identity: str = ANONYMOUS) -> Judgement:
     """The verdict for one check given what came back.
 
     - not sent -> SKIP with the reason it was not sent;
     - no HTTP answer (refused, timeout, TLS ...) -> ERROR with the transport's reason;
-    - an answer whose status the check expects -> PASS (an expected 404 that is a 404
+    - an answer whose status the check expects of `identity` -> PASS (an expected 404 that is a 404
       passes too);
     - any other answer -> FAIL `expected 200, got 404`.
     """
@@ -49,14 +49,14 @@ def judge(check: Check, observation: Observation) -> Judgement:
     if isinstance(observation, TransportError):
         return Judgement("ERROR", observation.message)
     if isinstance(observation, Response):
-        return _judge_status(check, observation)
+        return _judge_status(check.expect_for(identity), observation)
     assert_never(observation)
 
 
-def _judge_status(check: Check, response: Response) -> Judgement:
-    if check.expect.matches(response.status):
+def _judge_status(expect: Expect, response: Response) -> Judgement:
+    if expect.matches(response.status):
         return Judgement("PASS")
-    return Judgement("FAIL", f"expected {check.expect}, got {_status_text(response)}")
+    return Judgement("FAIL", f"expected {expect}, got {_status_text(response)}")
 
 
 def _status_text(response: Response) -> str:

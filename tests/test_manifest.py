@@ -272,7 +272,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_json_schema_accepts_shorthand_and_describes_expect() -> None:
     schema = manifest.json_schema()
-    items = schema["properties"]["groups"]["additionalProperties"]["items"]
+    group = schema["properties"]["groups"]["additionalProperties"]
+    assert {"$ref": "#/$defs/Group"} in group["anyOf"]  # a list of checks, or a mapping
+    items = schema["$defs"]["Group"]["properties"]["checks"]["items"]
     assert {"$ref": "#/$defs/Check"} in items["anyOf"]
     assert any(option.get("type") == "string" for option in items["anyOf"])
     check = schema["$defs"]["Check"]["properties"]

@@ -1,0 +1,389 @@
+"""Identities: each gets its own client (cookie jar, headers, auth) and logs in once per run.
+
+`open_sessions` turns the manifest's identities into logged-in `Session`s, concurrently,
+before any check is sent. A login that fails is recorded on its session (`failure`), never
+raised: that identity's checks are SKIPped and every other identity still runs. Login steps
+and OAuth2 token requests go through the same client as the checks, so tests swap the
+transport, not the code. Values are captured from answers by JSONPath, header, cookie,
+HTML form field or regex, and fill `{name}` placeholders in later steps and in checks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+import anyio
+import httpx
+
+from crawler.manifest import Capture, Identity, Step
+from crawler.redact import Redactor
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class MissingCapture(Exception):
+    """A `{name}` placeholder whose value no login captured."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Replace `{name}` with captured values; `{{` and `}}` are literal braces.
+
+    >>> fill("/api/orgs/{org_id}/billing", {"org_id": "42"})
+    '/api/orgs/42/billing'
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] in ("{{", "}}"):
+            return match[0][0]
+        name = match[1]
+        if name not in values:
+            raise MissingCapture(name)
+        return values[name]
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def fill_data(data: Any, values: Mapping[str, str]) -> Any:
+    """`fill` through every string of a JSON-like value (keys are left as written)."""
+    if isinstance(data, str):
+        return fill(data, values)
+    if isinstance(data, dict):
+        return {key: fill_data(value, values) for key, value in data.items()}
+    if isinstance(data, list):
+        return [fill_data(item, values) for item in data]
+    return data
+
+
+def placeholders(text: str) -> list[str]:
+    """The names a template refers to."""
+    return [m[1] for m in _PLACEHOLDER.finditer(text) if m[1]]
+
+
+# --- capturing ----------------------------------------------------------------------------------
+
+
+class _FormFields(HTMLParser):
+    """Collects `<input name=... value=...>` pairs (hidden CSRF fields among them)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "input":
+            return
+        found = dict(attrs)
+        name = found.get("name")
+        if name and name not in self.fields:
+            self.fields[name] = found.get("value") or ""
+
+
+def capture(rule: Capture, response: httpx.Response, cookies: httpx.Cookies) -> str | None:
+    """The value `rule` finds in `response` (or the jar after it), or None when absent."""
+    if rule.header is not None:
+        header: str | None = response.headers.get(rule.header)
+        return header
+    if rule.cookie is not None:
+        return cookies.get(rule.cookie)
+    text = response.text
+    if rule.regex is not None:
+        match = re.search(rule.regex, text)
+        if match is None:
+            return None
+        return match.group(1) if match.groups() else match.group(0)
+    if rule.form_field is not None:
+        parser = _FormFields()
+        parser.feed(text)
+        return parser.fields.get(rule.form_field)
+    return _json_capture(str(rule.json_path), text)
+
+
+def _json_capture(path: str, text: str) -> str | None:
+    import json
+
+    import jsonpath
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    match = jsonpath.match(path, data)
+    if match is None or match.obj is None:
+        return None
+    value = match.obj
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# --- OAuth2 client credentials --------------------------------------------------------------
+
+
+class ClientCredentials(httpx.Auth):
+    """OAuth2 client-credentials: fetch a token, cache it, refresh it before it expires.
+
+    Follows httpx's auth-flow shape: the token request is yielded through the same client.
+    A 401 with a cached token refreshes it once and retries. Tokens join the redactor.
+    """
+
+    # Refresh this many seconds before the server says the token expires.
+    MARGIN_S = 30.0
+
+    def __init__(self, identity: Identity, redactor: Redactor) -> None:
+        self._identity = identity
+        self._redactor = redactor
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = anyio.Lock()
+        self.fetches = 0
+
+    def __repr__(self) -> str:
+        return f"ClientCredentials(client_id={self._identity.client_id!r}, <secret hidden>)"
+
+    def _fresh(self) -> bool:
+        return self._token is not None and time.monotonic() < self._expires_at - self.MARGIN_S
+
+    def _token_request(self) -> httpx.Request:
+        identity = self._identity
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": str(identity.client_id),
+            "client_secret": str(identity.client_secret),
+        }
+        if identity.scope:
+            form["scope"] = identity.scope
+        return httpx.Request("POST", str(identity.token_url), data=form)
+
+    def _store(self, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            raise LoginFailed(
+                f"token endpoint answered {response.status_code}: "
+                f"{self._redactor.text(response.text[:300])}"
+            )
+        try:
+            payload = response.json()
+            token = str(payload["access_token"])
+        except (ValueError, KeyError, TypeError):
+            raise LoginFailed("token endpoint answered without an access_token") from None
+        self._redactor.add([token])
+        self._token = token
+        expires_in = payload.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        self._expires_at = time.monotonic() + lifetime
+        self.fetches += 1
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if not self._fresh():
+            async with self._lock:  # single flight: concurrent requests share one fetch
+                if not self._fresh():
+                    token_response = yield self._resolve(self._token_request(), request)
+                    await token_response.aread()
+                    self._store(token_response)
+        sent_with = self._token
+        request.headers["Authorization"] = f"Bearer {sent_with}"
+        response = yield request
+        if response.status_code == 401:
+            async with self._lock:
+                if self._token == sent_with:  # nobody refreshed meanwhile: do it now
+                    token_response = yield self._resolve(self._token_request(), request)
+                    await token_response.aread()
+                    self._store(token_response)
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+    async def ensure_token(self, client: httpx.AsyncClient) -> None:
+        """Fetch a token now unless a fresh one is cached (a login failure shows up early)."""
+        async with self._lock:
+            if self._fresh():
+                return
+            request = self._resolve(self._token_request(), client.build_request("GET", "/"))
+            try:
+                response = await client.send(request, auth=None)
+            except httpx.HTTPError as exc:
+                raise LoginFailed(f"token request to {request.url}: no answer ({exc})") from None
+            self._store(response)
+
+    @staticmethod
+    def _resolve(token_request: httpx.Request, like: httpx.Request) -> httpx.Request:
+        # A token_url that is a path is on the target itself.
+        if token_request.url.is_relative_url:
+            url = like.url.join(token_request.url)
+            return httpx.Request(
+                "POST", url, headers=token_request.headers, content=token_request.content
+            )
+        return token_request
+
+
+class LoginFailed(Exception):
+    """A login step or token request did not answer as declared; the message says how."""
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """One identity during a run: its client, what its login captured, and whether it works."""
+
+    name: str
+    identity: Identity
+    client: httpx.AsyncClient
+    redactor: Redactor
+    captures: dict[str, str] = field(default_factory=dict)
+    failure: str | None = None
+    generation: int = 0
+    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @property
+    def can_relogin(self) -> bool:
+        return self.identity.kind == "login" and self.failure is None
+
+    async def login(self) -> None:
+        """Log in (steps, or an OAuth2 token); on failure record why instead of raising."""
+        self.client.cookies.clear()
+        self._apply_static()
+        try:
+            if self.identity.kind == "login":
+                self.captures = await run_steps(
+                    self.client, self.identity.steps or (), self.redactor
+                )
+                self._apply_captured_headers()
+            elif isinstance(self.client.auth, ClientCredentials):
+                await self.client.auth.ensure_token(self.client)
+            self.failure = None
+        except LoginFailed as failed:
+            self.failure = str(failed)
+        self.generation += 1
+
+    async def relogin(self, seen_generation: int) -> bool:
+        """Log in again after a 401, once for many concurrent callers (single flight).
+
+        Returns True when the session is usable (logged in by this call or another).
+        """
+        async with self._lock:
+            if self.generation == seen_generation:
+                await self.login()
+        return self.failure is None
+
+    def _apply_static(self) -> None:
+        identity = self.identity
+        for name, value in identity.cookies.items():
+            self.client.cookies.set(name, value)
+        if identity.kind == "api_key" and identity.in_ == "cookie":
+            self.client.cookies.set(str(identity.name), str(identity.value))
+
+    def _apply_captured_headers(self) -> None:
+        # Identity headers may use captured values: Authorization: "Bearer {access_token}".
+        for name, template in self.identity.headers.items():
+            if placeholders(template):
+                try:
+                    self.client.headers[name] = fill(template, self.captures)
+                except MissingCapture as missing:
+                    raise LoginFailed(
+                        f"header {name} uses {{{missing.name}}}, which no step captured"
+                    ) from None
+
+
+async def run_steps(
+    client: httpx.AsyncClient, steps: Iterable[Step], redactor: Redactor
+) -> dict[str, str]:
+    """Send the login steps in order; return what they captured. Raises `LoginFailed`."""
+    captured: dict[str, str] = {}
+    for number, step in enumerate(steps, start=1):
+        where = f"step {number} ({step.method} {step.path})"
+        try:
+            request = client.build_request(
+                step.method,
+                fill(step.path, captured),
+                headers={k: fill(v, captured) for k, v in step.headers.items()},
+                params={k: fill(str(v), captured) for k, v in step.query.items()} or None,
+                json=fill_data(step.json_body, captured),
+                data={k: fill(str(v), captured) for k, v in step.form.items()}
+                if step.form
+                else None,
+            )
+        except MissingCapture as missing:
+            message = f"{where}: uses {{{missing.name}}}, which no earlier step captured"
+            raise LoginFailed(message) from None
+        try:
+            response = await client.send(request)
+        except httpx.HTTPError as exc:
+            from crawler.engine import describe_error
+
+            _, reason = describe_error(exc, client.timeout.read or 10.0)
+            raise LoginFailed(f"{where}: no answer ({reason})") from None
+        if not step.expect.matches(response.status_code):
+            excerpt = redactor.text(response.text[:300].strip())
+            raise LoginFailed(
+                f"{where}: expected {step.expect}, got {response.status_code}"
+                + (f": {excerpt}" if excerpt else "")
+            )
+        for name, rule in step.capture.items():
+            value = capture(rule, response, client.cookies)
+            if value is None:
+                raise LoginFailed(f"{where}: capture {name} found nothing")
+            captured[name] = value
+            if rule.secret:
+                redactor.add([value])
+    return captured
+
+
+def identity_client(
+    identity: Identity,
+    transport: httpx.AsyncBaseTransport,
+    base_url: str,
+    redactor: Redactor,
+    **options: Any,
+) -> httpx.AsyncClient:
+    """A client of its own for `identity`: its jar, its headers, its auth, a shared transport."""
+    headers = {k: v for k, v in identity.headers.items() if not placeholders(v)}
+    params: dict[str, str] = {}
+    auth: httpx.Auth | None = None
+    if identity.kind == "bearer":
+        headers["Authorization"] = f"Bearer {identity.token}"
+    elif identity.kind == "basic":
+        auth = httpx.BasicAuth(str(identity.username), str(identity.password))
+    elif identity.kind == "api_key" and identity.in_ == "header":
+        headers[str(identity.name)] = str(identity.value)
+    elif identity.kind == "api_key" and identity.in_ == "query":
+        params[str(identity.name)] = str(identity.value)
+    elif identity.kind == "oauth2_client_credentials":
+        auth = ClientCredentials(identity, redactor)
+    base_headers = dict(options.pop("headers", {}))
+    return httpx.AsyncClient(
+        base_url=base_url,
+        transport=_Shared(transport),
+        headers={**base_headers, **headers},
+        params=params,
+        auth=auth or options.pop("auth", None),  # the identity's own auth wins
+        **options,
+    )
+
+
+class _Shared(httpx.AsyncBaseTransport):
+    """Lets several identity clients share one connection pool; closed once, by its owner."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def login_all(sessions: Iterable[Session]) -> None:
+    """Log every identity in, concurrently, before any check starts."""
+    async with anyio.create_task_group() as tasks:
+        for session in sessions:
+            tasks.start_soon(session.login)
