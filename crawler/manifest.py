@@ -530,34 +530,33 @@ class Manifest(BaseModel):
             raise ValueError("set base_url or app, not both (the command line can override either)")
         return self
 
-    @model_validator(mode="after")
-    def _known_identities(self) -> Manifest:
-        known = set(self.identity_names)
-        problems = []
-        for names, where in self._identity_references():
-            unknown = [n for n in names if n not in known]
-            if unknown:
-                problems.append(f"{where}: unknown identity {', '.join(unknown)}")
-        if problems:
-            raise ValueError("; ".join(problems) + f" (defined: {', '.join(sorted(known))})")
-        return self
+    def identity_problems(self) -> Iterator[tuple[Path_, str]]:
+        """Identity names used but not defined, and expect maps that miss a runner.
 
-    def _identity_references(self) -> Iterator[tuple[Iterable[str], str]]:
+        Checked by `loads`, which knows the line of each field.
+        """
+        known = set(self.identity_names)
+        defined = f"(defined: {', '.join(self.identity_names)})"
+
+        def unknown(names: Iterable[str], where: Path_) -> Iterator[tuple[Path_, str]]:
+            for name in names:
+                if name not in known:
+                    yield where, f"unknown identity {name} {defined}"
+
         if self.defaults.identities:
-            yield self.defaults.identities, "defaults.identities"
+            yield from unknown(self.defaults.identities, ("defaults", "identities"))
         for group_name, group in self.groups.items():
             if group.identities:
-                yield group.identities, f"groups.{group_name}.identities"
+                yield from unknown(group.identities, ("groups", group_name, "identities"))
             for index, check in enumerate(group.checks):
-                where = f"groups.{group_name}[{index}]"
+                where: Path_ = ("groups", group_name, "checks", index)
                 if check.identities:
-                    yield check.identities, f"{where}.identities"
+                    yield from unknown(check.identities, (*where, "identities"))
                 if isinstance(check.expect, dict):
-                    yield check.expect, f"{where}.expect"
-                    runs_as = self._runs_as(group, check)
-                    missing = [n for n in runs_as if n not in check.expect]
-                    if missing:
-                        yield [f"{n} (runs the check, has no expect)" for n in missing], where
+                    yield from unknown(check.expect, (*where, "expect"))
+                    for name in self._runs_as(group, check):
+                        if name not in check.expect:
+                            yield (*where, "expect"), f"runs as {name} but expects nothing of it"
 
     def _runs_as(self, group: Group, check: Check) -> tuple[str, ...]:
         """Identities a check is sent as: its own, else its expect map's, its group's,
@@ -805,6 +804,13 @@ def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = 
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(_issues(exc, data, reader.lines, file)) from None
+    problems = []
+    for path, message in manifest.identity_problems():
+        located = _data_path(path, data)  # a list-form group has no "checks" level
+        line = _line_of(located, reader.lines)
+        problems.append(ManifestIssue(file, line, format_field(located), message))
+    if problems:
+        raise ManifestError(problems)
     manifest._secrets = tuple(reader.secrets)
     return manifest
 
@@ -815,9 +821,14 @@ def _issues(
     issues = []
     for error in exc.errors():
         path = _data_path(error["loc"], data)
-        line = next((lines[path[:n]] for n in range(len(path), -1, -1) if path[:n] in lines), None)
+        line = _line_of(path, lines)
         issues.append(ManifestIssue(file, line, format_field(path), _message(error, path)))
     return issues
+
+
+def _line_of(path: Path_, lines: dict[Path_, int]) -> int | None:
+    """The line of `path` in the file, or of its nearest ancestor that has one."""
+    return next((lines[path[:n]] for n in range(len(path), -1, -1) if path[:n] in lines), None)
 
 
 # Parts of a pydantic error location that name a union member, not a field.
