@@ -261,7 +261,7 @@ class Session:
                 await self.client.auth.ensure_token(self.client)
             self.failure = None
         except LoginFailed as failed:
-            self.failure = str(failed)
+            self.failure = self.redactor.text(str(failed))
         self.generation += 1
 
     async def relogin(self, seen_generation: int) -> bool:
