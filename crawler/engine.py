@@ -363,7 +363,7 @@ async def check_one(
         return _result(planned, request_info(request, redactor), skipped, redactor)
     observation = await observe(session.client, request, planned.timeout, settings, redactor)
     reauthenticated = False
-    if _expired(observation, session) and await session.relogin(generation):
+    if _expired(observation, session, planned) and await session.relogin(generation):
         # The session expired mid-crawl: logged in again (once for all), now retry once.
         request = build_request(session.client, planned, session.captures)
         observation = await observe(session.client, request, planned.timeout, settings, redactor)
@@ -372,10 +372,15 @@ async def check_one(
     return result.model_copy(update={"reauthenticated": True}) if reauthenticated else result
 
 
-def _expired(observation: Observation, session: Session) -> bool:
+def _expired(observation: Observation, session: Session, planned: PlannedCheck) -> bool:
     # Rule: a 401 to an identity that logged in means its session expired, unless the check
     # expected the 401 (then it is the answer being verified).
-    return isinstance(observation, Response) and observation.status == 401 and session.can_relogin
+    return (
+        isinstance(observation, Response)
+        and observation.status == 401
+        and session.can_relogin
+        and not planned.expect.matches(401)
+    )
 
 
 def _unsent(planned: PlannedCheck, redactor: Redactor, reason: str) -> CheckResult:
