@@ -74,7 +74,8 @@ def cli() -> None:
 
     \b
     Exit codes: 0 every check PASS or SKIP; 1 a check FAILed or ERRORed;
-                2 bad usage or invalid manifest; 130 interrupted (partial reports written).
+                2 bad usage or invalid manifest; 3 an identity could not log in;
+                130 interrupted (partial reports written).
     """
 
 
