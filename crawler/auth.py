@@ -21,7 +21,8 @@ import anyio
 import httpx
 
 from crawler.manifest import Capture, Identity, Step
-from crawler.redact import Redactor
+from crawler.redact import Redactor, request_secrets
+from crawler.results import ErrorCode
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -209,7 +210,11 @@ class ClientCredentials(httpx.Auth):
             try:
                 response = await client.send(request, auth=None)
             except httpx.HTTPError as exc:
-                raise LoginFailed(f"token request to {request.url}: no answer ({exc})") from None
+                from crawler.engine import describe_error
+
+                code, reason = describe_error(exc, client.timeout.read or 10.0)
+                message = f"token request to {request.url}: no answer ({reason})"
+                raise LoginFailed(message, code) from None
             self._store(response)
 
     @staticmethod
@@ -224,7 +229,15 @@ class ClientCredentials(httpx.Auth):
 
 
 class LoginFailed(Exception):
-    """A login step or token request did not answer as declared; the message says how."""
+    """A login step or token request did not answer as declared; the message says how.
+
+    `error` is set when there was no HTTP answer at all (refused, timeout ...): the target
+    is unreachable, which is an ERROR of its checks rather than a rejected login.
+    """
+
+    def __init__(self, message: str, error: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 # --- sessions -----------------------------------------------------------------------------------
@@ -240,6 +253,7 @@ class Session:
     redactor: Redactor
     captures: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
+    failure_error: ErrorCode | None = None  # set when the login got no HTTP answer at all
     generation: int = 0
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -259,9 +273,10 @@ class Session:
                 self._apply_captured_headers()
             elif isinstance(self.client.auth, ClientCredentials):
                 await self.client.auth.ensure_token(self.client)
-            self.failure = None
+            self.failure = self.failure_error = None
         except LoginFailed as failed:
             self.failure = self.redactor.text(str(failed))
+            self.failure_error = failed.error
         self.generation += 1
 
     async def relogin(self, seen_generation: int) -> bool:
@@ -301,26 +316,29 @@ async def run_steps(
     for number, step in enumerate(steps, start=1):
         where = f"step {number} ({step.method} {step.path})"
         try:
-            request = client.build_request(
-                step.method,
-                fill(step.path, captured),
-                headers={k: fill(v, captured) for k, v in step.headers.items()},
-                params={k: fill(str(v), captured) for k, v in step.query.items()} or None,
-                json=fill_data(step.json_body, captured),
-                data={k: fill(str(v), captured) for k, v in step.form.items()}
-                if step.form
-                else None,
-            )
+            path = fill(step.path, captured)
+            headers = {k: fill(v, captured) for k, v in step.headers.items()}
+            query = {k: fill(str(v), captured) for k, v in step.query.items()}
+            json_body = fill_data(step.json_body, captured)
+            form = {k: fill(str(v), captured) for k, v in step.form.items()} if step.form else None
         except MissingCapture as missing:
             message = f"{where}: uses {{{missing.name}}}, which no earlier step captured"
             raise LoginFailed(message) from None
+        # The credentials a step sends (password, token fields ...) are hidden wherever they
+        # turn up: a server that refuses a login may echo the posted form back.
+        redactor.add(request_secrets(headers, path, query, json_body if form is None else form))
+        request = client.build_request(
+            step.method, path, headers=headers, params=query or None, json=json_body, data=form
+        )
         try:
             response = await client.send(request)
         except httpx.HTTPError as exc:
             from crawler.engine import describe_error
 
-            _, reason = describe_error(exc, client.timeout.read or 10.0)
-            raise LoginFailed(f"{where}: no answer ({reason})") from None
+            code, reason = describe_error(exc, client.timeout.read or 10.0)
+            raise LoginFailed(f"{where}: no answer ({reason})", code) from None
+        # The cookies a login is answered with are its session: hidden in every output.
+        redactor.add(cookie.value for cookie in response.cookies.jar if cookie.value)
         if not step.expect.matches(response.status_code):
             excerpt = redactor.text(response.text[:300].strip())
             raise LoginFailed(
@@ -359,12 +377,13 @@ def identity_client(
     elif identity.kind == "oauth2_client_credentials":
         auth = ClientCredentials(identity, redactor)
     base_headers = dict(options.pop("headers", {}))
+    target_auth = options.pop("auth", None)  # popped always: never passed twice
     return httpx.AsyncClient(
         base_url=base_url,
         transport=_Shared(transport),
         headers={**base_headers, **headers},
         params=params,
-        auth=auth or options.pop("auth", None),  # the identity's own auth wins
+        auth=auth or target_auth,  # the identity's own auth wins
         **options,
     )
 

@@ -200,7 +200,10 @@ def _crawl(
         ):
             for name, session in sessions.items():
                 statuses[name] = IdentityStatus(
-                    name=name, kind=session.identity.kind, failure=session.failure
+                    name=name,
+                    kind=session.identity.kind,
+                    failure=session.failure,
+                    unreachable=session.failure_error is not None,
                 )
                 if session.failure:
                     click.echo(f"identity {name} could not log in: {session.failure}", err=True)

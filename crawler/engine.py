@@ -343,7 +343,7 @@ async def check_one(
     """Send one check as its identity (unless it must not be), observe, judge. See `crawl`."""
     check = planned.check
     if session.failure is not None:
-        return _unsent(planned, redactor, f"identity {session.name} could not log in")
+        return _login_failed(planned, session, redactor)
     generation = session.generation
     try:
         request = build_request(session.client, planned, session.captures)
@@ -381,6 +381,19 @@ def _expired(observation: Observation, session: Session, planned: PlannedCheck) 
         and session.can_relogin
         and not planned.expect.matches(401)
     )
+
+
+def _login_failed(planned: PlannedCheck, session: Session, redactor: Redactor) -> CheckResult:
+    # Rule: a rejected login SKIPs the identity's checks (exit 3); a login that got no
+    # answer at all means the target is unreachable, an ERROR of each check (exit 1).
+    reason = f"identity {session.name} could not log in"
+    if session.failure_error is None:
+        return _unsent(planned, redactor, reason)
+    info = RequestInfo(method=planned.check.method, url=redactor.url(planned.check.path))
+    error = TransportError(
+        error=session.failure_error, message=f"{reason}: {session.failure}", elapsed_ms=0
+    )
+    return _result(planned, info, error, redactor)
 
 
 def _unsent(planned: PlannedCheck, redactor: Redactor, reason: str) -> CheckResult:

@@ -17,6 +17,7 @@ the file, the line, the field path (`groups.Billing[3].expect`) and what is allo
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -440,6 +441,10 @@ class Identity(BaseModel):
         """Every credential value this identity holds (for the redactor)."""
         values = [self.token, self.password, self.value, self.client_secret]
         values += list(self.cookies.values())
+        if self.kind == "basic" and self.password:
+            # What is sent: `Authorization: Basic base64(user:password)`, which servers echo.
+            pair = f"{self.username}:{self.password}".encode()
+            values.append(base64.b64encode(pair).decode())
         return [v for v in values if v]
 
 
@@ -860,6 +865,21 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path_:
 _MODELS: dict[str, type[BaseModel]] = {"defaults": Defaults}
 
 
+def _model_at(path: Path_) -> type[BaseModel]:
+    """The model an unknown field at `path` was written in (whose fields are allowed there)."""
+    if path[:1] == ("groups",):
+        # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
+        return Group if len(path) == 3 else Check
+    if path[:1] == ("identities",):
+        inside = path[2:]  # past the identity's name
+        if "capture" in inside:
+            return Capture
+        return Step if "steps" in inside else Identity
+    if path and isinstance(path[0], str) and path[0] in _MODELS:
+        return _MODELS[path[0]]
+    return Manifest
+
+
 def _message(error: Any, path: Path_) -> str:
     kind = error["type"]
     if kind == "value_error":
@@ -870,11 +890,7 @@ def _message(error: Any, path: Path_) -> str:
         what = "a group needs at least one check" if len(path) == 2 else "at least one is needed"
         return f"{json.dumps(error.get('input'), default=str)} is empty; {what}"
     if kind == "extra_forbidden":
-        model: type[BaseModel] = Manifest
-        if path and path[0] == "groups":
-            model = Check
-        elif path and isinstance(path[0], str) and path[0] in _MODELS:
-            model = _MODELS[path[0]]
+        model = _model_at(path)
         allowed = ", ".join(f.alias or n for n, f in model.model_fields.items())
         return f"unknown field; allowed here: {allowed}"
     shown = json.dumps(error.get("input"), default=str)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
 
@@ -137,7 +137,13 @@ class Redactor:
 
     def add(self, secrets: Iterable[str]) -> None:
         """Also hide `secrets` from now on (tokens and values captured during a run)."""
-        values = self._secrets.union(s for s in secrets if len(s) >= _MIN_SECRET_LEN)
+        # A secret in a URL or a form body is percent-encoded (`a+b/c` is `a%2Bb%2Fc`).
+        values = self._secrets.union(
+            form
+            for s in secrets
+            if len(s) >= _MIN_SECRET_LEN
+            for form in {s, quote(s, safe=""), quote_plus(s)}
+        )
         if values == self._secrets:
             return
         self._secrets = values

@@ -161,6 +161,9 @@ class IdentityStatus(BaseModel):
     name: str
     kind: str
     failure: str | None = None
+    unreachable: bool = Field(
+        default=False, description="The login got no HTTP answer: its checks are ERROR."
+    )
 
 
 class Run(BaseModel):
@@ -229,17 +232,25 @@ def summarize(run: Run) -> Summary:
     """`29 checks: 27 PASS, 1 FAIL, 1 ERROR, 0 SKIP in 1.32 s` and the exit code.
 
     Exit 0 when every check is PASS or SKIP, 1 when any is FAIL or ERROR, 3 when an
-    identity could not log in (its checks SKIP; it outranks 1, since a broken login hides
-    what those checks would say), 130 when the run was interrupted (outranks everything).
+    identity's login was rejected (its checks SKIP; it outranks 1, since a broken login
+    hides what those checks would say), 130 when the run was interrupted (outranks
+    everything). A login that got no answer at all makes its checks ERROR: exit 1.
     """
     counts = tally(run.results)
     total = len(run.results)
     noun = "check" if total == 1 else "checks"
     parts = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v != "PASS")
-    line = f"{total} {noun}: {counts['PASS']} PASS, {parts} in {run.duration_s:.2f} s"
-    failed_logins = [i.name for i in run.identities if i.failure]
-    if failed_logins:
-        line += f"; could not log in: {', '.join(failed_logins)}"
+    failed_logins = [i.name for i in run.identities if i.failure and not i.unreachable]
+    unreachable = [i.name for i in run.identities if i.failure and i.unreachable]
+    notes = "".join(
+        f" ({label} {', '.join(names)})"
+        for label, names in (
+            ("could not log in:", failed_logins),
+            ("no answer to the login of", unreachable),
+        )
+        if names
+    )
+    line = f"{total} {noun}: {counts['PASS']} PASS, {parts}{notes} in {run.duration_s:.2f} s"
     if run.interrupted:
         line += " (interrupted)"
         code = EXIT_INTERRUPTED

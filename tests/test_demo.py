@@ -1,4 +1,5 @@
-"""The demo API answers as documented (faults included), and specs/demo.yaml agrees with it."""
+"""The demo API answers as documented (faults, sign-in and roles included), and
+specs/demo.yaml, crawled by the engine as admin, viewer and anonymous, agrees with it."""
 
 from __future__ import annotations
 
@@ -13,12 +14,24 @@ from typing import Any
 import httpx
 import pytest
 
-from crawler import manifest
+from crawler import engine, manifest
 from crawler.demo.__main__ import main
-from crawler.demo.app import OPERATIONS, app, openapi
+from crawler.demo.app import (
+    CSRF_COOKIE,
+    OPERATIONS,
+    SESSION_COOKIE,
+    Sessions,
+    app,
+    openapi,
+)
+from crawler.redact import Redactor
+from crawler.results import CheckResult
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SPEC = ROOT / "specs" / "demo.yaml"
+BASE = "http://testserver"
+ADMIN = ("admin@demo.test", "demo-admin-pass")
+VIEWER = ("viewer@demo.test", "demo-viewer-pass")
 
 
 @pytest.fixture
@@ -26,14 +39,41 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def demo_client() -> httpx.AsyncClient:
+    # Each client has its own cookie jar, so each one is a separate browser.
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    """The NextAuth credentials flow: fetch a CSRF token, post it with the credentials."""
+    csrf = (await client.get("/api/auth/csrf")).json()["csrfToken"]
+    return await client.post(
+        "/api/auth/callback/credentials",
+        data={"csrfToken": csrf, "email": email, "password": password},
+    )
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+    async with demo_client() as anonymous:
+        yield anonymous
 
 
-# --- routes ------------------------------------------------------------------------------------
+@pytest.fixture
+async def admin() -> AsyncIterator[httpx.AsyncClient]:
+    async with demo_client() as signed_in:
+        assert (await sign_in(signed_in, *ADMIN)).status_code == 302
+        yield signed_in
+
+
+@pytest.fixture
+async def viewer() -> AsyncIterator[httpx.AsyncClient]:
+    async with demo_client() as signed_in:
+        assert (await sign_in(signed_in, *VIEWER)).status_code == 302
+        yield signed_in
+
+
+# --- routes, as anonymous ----------------------------------------------------------------------
 
 
 @pytest.mark.anyio
@@ -43,29 +83,24 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ("GET", "/api/health", 200),
         ("HEAD", "/api/health", 200),
         ("GET", "/api/slow", 200),
-        ("GET", "/api/billing", 200),
         ("GET", "/api/billing/plans", 200),
-        ("GET", "/api/billing/invoices", 200),
-        ("GET", "/api/billing/invoices?limit=2", 200),
-        ("GET", "/api/billing/invoices?limit=0", 422),
-        ("GET", "/api/billing/subscription", 200),
-        ("POST", "/api/billing/checkout", 201),
         ("POST", "/api/webhooks", 202),
-        ("GET", "/api/users/me", 200),
-        ("GET", "/api/users", 200),
-        ("GET", "/api/users/1", 200),
-        ("GET", "/api/users/2", 200),
-        ("GET", "/api/users/3", 200),
-        ("GET", "/api/users/0", 404),
-        ("GET", "/api/users/4", 404),
-        ("GET", "/api/users/999", 404),
-        ("GET", "/api/users/abc", 404),
-        ("GET", "/api/recordings/rec_001", 200),
-        ("GET", "/api/recordings/rec_999", 404),
-        ("GET", "/api/audit-logs", 200),
-        ("GET", "/api/audit-logs/1", 200),
-        ("GET", "/api/audit-logs/99", 404),
+        ("GET", "/api/auth/csrf", 200),
+        ("GET", "/api/auth/session", 200),
         ("GET", "/openapi.json", 200),
+        # Behind sign-in: 401 before anything else (even before a 404 or a 422).
+        ("GET", "/api/billing", 401),
+        ("GET", "/api/billing/invoices?limit=0", 401),
+        ("GET", "/api/billing/subscription", 401),
+        ("POST", "/api/billing/checkout", 401),
+        ("GET", "/api/users/me", 401),
+        ("GET", "/api/users", 401),
+        ("GET", "/api/users/1", 401),
+        ("GET", "/api/users/999", 401),
+        ("GET", "/api/admin/users", 401),
+        ("GET", "/api/recordings/rec_001", 401),
+        ("GET", "/api/audit-logs", 401),
+        ("GET", "/api/audit-logs/1", 401),
         # The deliberate faults.
         ("GET", "/api/recordings", 404),
         ("GET", "/api/audit", 404),
@@ -74,9 +109,10 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ("GET", "/api/legacy", 302),
         ("GET", "/api/search?q=x", 404),
         ("GET", "/api/search", 200),
-        # Never shipped.
+        # Never shipped, and not routes whoever asks.
         ("GET", "/api/audio/transcriptions", 404),
         ("GET", "/api/organizations", 404),
+        ("GET", "/api/users/abc", 404),
     ],
 )
 async def test_route_status(client: httpx.AsyncClient, method: str, path: str, status: int) -> None:
@@ -85,10 +121,9 @@ async def test_route_status(client: httpx.AsyncClient, method: str, path: str, s
 
 
 @pytest.mark.anyio
-async def test_unknown_user_is_a_json_404(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/users/999")
-    assert response.status_code == 404
-    assert response.json() == {"detail": "user not found"}
+async def test_signed_out_is_a_json_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/users/me")
+    assert (response.status_code, response.json()) == (401, {"detail": "sign in first"})
 
 
 @pytest.mark.anyio
@@ -131,6 +166,166 @@ async def test_search_reflects_the_query_unescaped(client: httpx.AsyncClient) ->
     assert script in response.text
 
 
+# --- signing in --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_csrf_token_comes_with_a_cookie_that_vouches_for_it(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/auth/csrf")
+    token = response.json()["csrfToken"]
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert client.cookies[CSRF_COOKIE].startswith(f"{token}|")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("email", "password"), [ADMIN, VIEWER])
+async def test_the_right_password_signs_in(email: str, password: str) -> None:
+    async with demo_client() as browser:
+        response = await sign_in(browser, email, password)
+        assert response.status_code == 302
+        assert response.headers["location"] == "/"
+        assert "httponly" in response.headers["set-cookie"].lower()
+        assert browser.cookies[SESSION_COOKIE]
+        session = (await browser.get("/api/auth/session")).json()
+    user = session["user"]
+    assert (user["email"], user["role"], user["orgId"]) == (email, email.split("@")[0], "org_42")
+    assert set(user) == {"name", "email", "role", "orgId"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("viewer@demo.test", "wrong"),
+        ("viewer@demo.test", ""),
+        ("nobody@demo.test", "demo-viewer-pass"),
+        ("alan@demo.test", ""),  # a user without a password cannot sign in
+    ],
+)
+async def test_wrong_credentials_are_a_401_without_a_session(email: str, password: str) -> None:
+    async with demo_client() as browser:
+        response = await sign_in(browser, email, password)
+        assert response.status_code == 401
+        assert response.json() == {
+            "error": "CredentialsSignin",
+            "detail": "invalid email or password",
+        }
+        assert SESSION_COOKIE not in browser.cookies
+        assert (await browser.get("/api/auth/session")).json() == {}
+        assert (await browser.get("/api/users/me")).status_code == 401
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", ["no cookie", "no token", "other token", "forged cookie"])
+async def test_credentials_need_the_csrf_token_of_the_cookie(case: str) -> None:
+    async with demo_client() as browser, demo_client() as other:
+        token = (await browser.get("/api/auth/csrf")).json()["csrfToken"]
+        other_token = (await other.get("/api/auth/csrf")).json()["csrfToken"]
+        form = {"csrfToken": token, "email": VIEWER[0], "password": VIEWER[1]}
+        if case == "no cookie":
+            browser.cookies.clear()
+        elif case == "no token":
+            del form["csrfToken"]
+        elif case == "other token":
+            form["csrfToken"] = other_token
+        else:  # a cookie made up to match the form, but not signed by the server
+            browser.cookies.set(CSRF_COOKIE, f"{token}|{'0' * 64}")
+        response = await browser.post("/api/auth/callback/credentials", data=form)
+    assert response.status_code == 401
+    assert response.json()["error"] == "MissingCSRF"
+
+
+@pytest.mark.anyio
+async def test_signed_out_session_is_empty(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/auth/session")
+    assert (response.status_code, response.json()) == (200, {})
+
+
+@pytest.mark.anyio
+async def test_a_made_up_session_cookie_is_anonymous(client: httpx.AsyncClient) -> None:
+    client.cookies.set(SESSION_COOKIE, "0" * 64)
+    assert (await client.get("/api/users/me")).status_code == 401
+
+
+@pytest.mark.anyio
+async def test_users_me_is_the_session_user(
+    admin: httpx.AsyncClient, viewer: httpx.AsyncClient
+) -> None:
+    me = (await admin.get("/api/users/me")).json()
+    assert (me["email"], me["role"], me["orgId"]) == ("admin@demo.test", "admin", "org_42")
+    me = (await viewer.get("/api/users/me")).json()
+    assert (me["email"], me["role"], me["orgId"]) == ("viewer@demo.test", "viewer", "org_42")
+
+
+def test_session_tokens_are_deterministic_and_bounded() -> None:
+    first, second = Sessions(), Sessions()
+    assert [first.start(1) for _ in range(3)] == [second.start(1) for _ in range(3)]
+    assert first.new_csrf() == second.new_csrf()
+    small = Sessions()
+    small.LIMIT = 2
+    oldest, *_ = [small.start(user_id) for user_id in (1, 2, 1)]
+    assert small.user(oldest) is None  # evicted, oldest first
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "path", "as_admin", "as_viewer", "as_anonymous"),
+    [
+        ("GET", "/api/auth/session", 200, 200, 200),
+        ("GET", "/api/users/me", 200, 200, 401),
+        ("GET", "/api/admin/users", 200, 403, 401),
+        ("GET", "/api/users", 200, 200, 401),  # the deliberate fault: the viewer gets in
+        ("GET", "/api/users/1", 200, 200, 401),
+        ("GET", "/api/users/999", 404, 404, 401),
+        ("GET", "/api/billing", 200, 200, 401),
+        ("GET", "/api/billing/plans", 200, 200, 200),
+        ("GET", "/api/billing/invoices?limit=2", 200, 200, 401),
+        ("GET", "/api/billing/invoices?limit=0", 422, 422, 401),
+        ("GET", "/api/billing/subscription", 200, 200, 401),
+        ("GET", "/api/billing/subscription?orgId=org_42", 200, 200, 401),
+        ("GET", "/api/billing/subscription?orgId=org_7", 403, 403, 401),
+        ("POST", "/api/billing/checkout", 201, 403, 401),
+        ("GET", "/api/recordings/rec_001", 200, 200, 401),
+        ("GET", "/api/recordings/rec_999", 404, 404, 401),
+        ("GET", "/api/audit-logs", 200, 403, 401),
+        ("GET", "/api/audit-logs/1", 200, 403, 401),
+        ("GET", "/api/audit-logs/99", 404, 403, 401),
+    ],
+)
+async def test_role_based_statuses(
+    admin: httpx.AsyncClient,
+    viewer: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    as_admin: int,
+    as_viewer: int,
+    as_anonymous: int,
+) -> None:
+    statuses = [(await who.request(method, path)).status_code for who in (admin, viewer, client)]
+    assert statuses == [as_admin, as_viewer, as_anonymous]
+
+
+@pytest.mark.anyio
+async def test_viewer_is_told_why_it_is_forbidden(viewer: httpx.AsyncClient) -> None:
+    response = await viewer.get("/api/admin/users")
+    assert response.json() == {"detail": "administrators only"}
+    response = await viewer.get("/api/billing/subscription", params={"orgId": "org_7"})
+    assert response.json() == {"detail": "not a member of organization org_7"}
+
+
+@pytest.mark.anyio
+async def test_admin_users_lists_roles(admin: httpx.AsyncClient) -> None:
+    body = (await admin.get("/api/admin/users")).json()
+    assert body["total"] == 3
+    assert body["users"][0] == {"id": 1, "email": "admin@demo.test", "role": "admin"}
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("body", "status", "answer"),
@@ -147,17 +342,17 @@ async def test_search_reflects_the_query_unescaped(client: httpx.AsyncClient) ->
     ],
 )
 async def test_checkout(
-    client: httpx.AsyncClient, body: bytes | None, status: int, answer: dict[str, Any]
+    admin: httpx.AsyncClient, body: bytes | None, status: int, answer: dict[str, Any]
 ) -> None:
-    response = await client.post("/api/billing/checkout", content=body)
+    response = await admin.post("/api/billing/checkout", content=body)
     assert (response.status_code, response.json()) == (status, answer)
 
 
 @pytest.mark.anyio
-async def test_answers_are_deterministic(client: httpx.AsyncClient) -> None:
+async def test_answers_are_deterministic(admin: httpx.AsyncClient) -> None:
     paths = ["/openapi.json", "/api/health", "/api/users", "/api/audit-logs", "/api/billing"]
-    first = [(await client.get(path)).content for path in paths]
-    second = [(await client.get(path)).content for path in paths]
+    first = [(await admin.get(path)).content for path in paths]
+    second = [(await admin.get(path)).content for path in paths]
     assert first == second
 
 
@@ -174,6 +369,9 @@ async def test_openapi_lists_the_real_routes_and_nothing_else(client: httpx.Asyn
         ("GET", "/api/slow"),
         ("GET", "/api/legacy"),
         ("GET", "/api/search"),
+        ("GET", "/api/auth/csrf"),
+        ("POST", "/api/auth/callback/credentials"),
+        ("GET", "/api/auth/session"),
         ("GET", "/api/billing"),
         ("GET", "/api/billing/plans"),
         ("GET", "/api/billing/invoices"),
@@ -183,6 +381,7 @@ async def test_openapi_lists_the_real_routes_and_nothing_else(client: httpx.Asyn
         ("GET", "/api/users/me"),
         ("GET", "/api/users"),
         ("GET", "/api/users/{id}"),
+        ("GET", "/api/admin/users"),
         ("GET", "/api/recordings/{id}"),
         ("GET", "/api/audit-logs"),
         ("GET", "/api/audit-logs/{id}"),
@@ -196,56 +395,148 @@ def test_openapi_path_parameters_are_typed() -> None:
         {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
     ]
     assert paths["/api/recordings/{id}"]["get"]["parameters"][0]["schema"] == {"type": "string"}
-    assert set(paths["/api/users/{id}"]["get"]["responses"]) == {"200", "404"}
+    assert set(paths["/api/users/{id}"]["get"]["responses"]) == {"200", "401", "404"}
+
+
+def test_openapi_documents_access() -> None:
+    document = openapi()
+    paths = document["paths"]
+    assert document["components"]["securitySchemes"]["session"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+    }
+    assert "security" not in paths["/api/health"]["get"]
+    assert paths["/api/users/me"]["get"]["security"] == [{"session": []}]
+    assert set(paths["/api/admin/users"]["get"]["responses"]) == {"200", "401", "403"}
+    login = paths["/api/auth/callback/credentials"]["post"]
+    assert set(login["responses"]) == {"302", "401"}
+    form = login["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form["required"] == ["csrfToken", "email", "password"]
 
 
 def test_every_operation_has_a_summary() -> None:
     assert all(op.endpoint.__doc__ for op in OPERATIONS)
 
 
-# --- the manifest ------------------------------------------------------------------------------
+# --- the manifest, crawled by the engine -------------------------------------------------------
 
 
 def test_demo_manifest_validates() -> None:
-    spec = manifest.load(DEMO_SPEC)
+    spec = manifest.load(DEMO_SPEC, environ={})
     assert spec.app == "crawler.demo.app:app"
     assert spec.base_url is None
     assert 3 <= len(spec.groups) <= 4
-    assert 25 <= len(spec.planned()) <= 40
+    assert {name: i.kind for name, i in spec.identities.items()} == {
+        "admin": "login",
+        "viewer": "login",
+        "anonymous": "anonymous",
+    }
+    planned = spec.planned()
+    assert 40 <= len(planned) <= 80
+    assert {p.identity for p in planned if p.group == "Health"} == {"anonymous"}
 
 
-# What `crawler run specs/demo.yaml` must conclude: every check not listed here PASSes.
-# Keyed by position, since the safe and the unsafe checkout share a label.
-EXPECTED_NOT_PASS: dict[str, tuple[str, str, int | None]] = {
-    "groups.Health[4]": ("GET /api/legacy", "FAIL", 302),
-    "groups.Billing[5]": ("POST /api/billing/checkout", "SKIP", None),
-    "groups.Billing[7]": ("GET /api/webhooks", "FAIL", 405),
-    "groups.Recordings & Audit[0]": ("GET /api/recordings", "FAIL", 404),
-    "groups.Recordings & Audit[3]": ("GET /api/audit", "FAIL", 404),
-    "groups.Recordings & Audit[6]": ("GET /api/reports/export", "FAIL", 500),
+def test_credentials_come_from_the_environment() -> None:
+    spec = manifest.load(DEMO_SPEC, environ={"DEMO_ADMIN_PASSWORD": "from-env"})
+    steps = spec.identities["admin"].steps
+    assert steps is not None
+    assert steps[1].form is not None and steps[1].form["password"] == "from-env"
+    assert "from-env" in spec.secrets  # a secret-named variable: hidden in every output
+
+
+async def crawl_demo(environ: dict[str, str]) -> tuple[dict[str, str | None], list[CheckResult]]:
+    """Crawl specs/demo.yaml in-process as `crawler run` does (see `cli._crawl`)."""
+    spec = manifest.load(DEMO_SPEC, environ=environ)
+    assert spec.app is not None
+    settings = engine.Settings(concurrency=spec.defaults.concurrency, timeout=spec.defaults.timeout)
+    checks = spec.planned(settings.timeout)
+    redactor = Redactor(spec.secrets)
+    target = engine.Target(app=spec.app)
+    async with engine.open_sessions(target, settings, spec.identities, redactor) as sessions:
+        failures = {name: session.failure for name, session in sessions.items()}
+        results = await engine.crawl(checks, sessions, settings, redactor=redactor)
+    return failures, results
+
+
+Cell = tuple[str, str]  # (check position, identity)
+
+
+def cells(results: list[CheckResult]) -> dict[Cell, CheckResult]:
+    return {(f"groups.{r.group}[{r.index}]", r.identity): r for r in results}
+
+
+# What `crawler run specs/demo.yaml` must conclude: every (check, identity) not listed here
+# PASSes. Keyed by position, since the safe and the unsafe checkout share a label.
+EXPECTED_NOT_PASS: dict[Cell, tuple[str, str, int | None]] = {
+    ("groups.Health[4]", "anonymous"): ("GET /api/legacy", "FAIL", 302),
+    ("groups.Billing[6]", "admin"): ("POST /api/billing/checkout", "SKIP", None),
+    ("groups.Billing[8]", "anonymous"): ("GET /api/webhooks", "FAIL", 405),
+    ("groups.Users[3]", "viewer"): ("GET /api/users", "FAIL", 200),
+    ("groups.Recordings & Audit[0]", "admin"): ("GET /api/recordings", "FAIL", 404),
+    ("groups.Recordings & Audit[3]", "admin"): ("GET /api/audit", "FAIL", 404),
+    ("groups.Recordings & Audit[6]", "admin"): ("GET /api/reports/export", "FAIL", 500),
 }
+
+# The checks whose answer depends on who asks: status as (admin, viewer, anonymous).
+ROLE_STATUSES: dict[str, tuple[int, int, int]] = {
+    "groups.Billing[0]": (200, 200, 401),  # GET /api/billing
+    "groups.Billing[4]": (403, 403, 401),  # another organization's subscription
+    "groups.Billing[7]": (201, 403, 401),  # checkout (safe)
+    "groups.Users[1]": (200, 200, 401),  # GET /api/users/me
+    "groups.Users[2]": (200, 403, 401),  # GET /api/admin/users
+    "groups.Users[3]": (200, 200, 401),  # GET /api/users: the viewer should get 403
+    "groups.Recordings & Audit[4]": (200, 403, 401),  # GET /api/audit-logs
+}
+WHO = ("admin", "viewer", "anonymous")
 
 
 @pytest.mark.anyio
-async def test_demo_manifest_fails_exactly_where_intended(client: httpx.AsyncClient) -> None:
-    """A minimal crawl of the manifest (not the engine): the verdicts the reports must show."""
-    not_pass: dict[str, tuple[str, str, int | None]] = {}
-    for planned in manifest.load(DEMO_SPEC).planned():
-        check = planned.check
-        if check.method not in manifest.SAFE_METHODS and not check.safe:
-            not_pass[planned.field] = (check.label, "SKIP", None)
-            continue
-        response = await client.request(
-            check.method,
-            check.path,
-            params=check.query,
-            headers=planned.headers,
-            json=check.json_body,
-            follow_redirects=False,
-        )
-        if not check.expect.matches(response.status_code):
-            not_pass[planned.field] = (check.label, "FAIL", response.status_code)
+async def test_demo_manifest_fails_exactly_where_intended() -> None:
+    failures, results = await crawl_demo({})
+    assert failures == {"admin": None, "viewer": None, "anonymous": None}
+    assert len(results) == len(manifest.load(DEMO_SPEC, environ={}).planned())
+    by_cell = cells(results)
+    not_pass = {
+        cell: (f"{r.method} {r.path}", r.verdict, r.status)
+        for cell, r in by_cell.items()
+        if r.verdict != "PASS"
+    }
     assert not_pass == EXPECTED_NOT_PASS
+    assert by_cell[("groups.Billing[6]", "admin")].reason.startswith("mutation not allowed")
+    for check, statuses in ROLE_STATUSES.items():
+        assert tuple(by_cell[(check, who)].status for who in WHO) == statuses, check
+    # Three identities, three different answers to the same requests.
+    columns = {who: [by_cell[(c, who)].status for c in ROLE_STATUSES] for who in WHO}
+    assert len({tuple(column) for column in columns.values()}) == 3
+    # `{org_id}` was filled from each login's capture.
+    for who in ("admin", "viewer"):
+        own = by_cell[("groups.Billing[3]", who)]
+        assert own.request.url.endswith("/api/billing/subscription?orgId=org_42")
+    assert not any(r.reauthenticated for r in results)
+
+
+@pytest.mark.anyio
+async def test_a_wrong_viewer_password_skips_the_viewer_only() -> None:
+    failures, results = await crawl_demo({"DEMO_VIEWER_PASSWORD": "wrong"})
+    assert failures["admin"] is None and failures["anonymous"] is None
+    message = failures["viewer"]
+    assert message is not None
+    assert message.startswith("step 2 (POST /api/auth/callback/credentials): expected 302, got 401")
+    assert "CredentialsSignin" in message
+    by_cell = cells(results)
+    viewer = [r for r in results if r.identity == "viewer"]
+    assert viewer and all(r.verdict == "SKIP" for r in viewer)
+    assert {r.reason for r in viewer} == {"identity viewer could not log in"}
+    # Everybody else is judged as usual: the same verdicts as with the right password.
+    others = {
+        cell: (f"{r.method} {r.path}", r.verdict, r.status)
+        for cell, r in by_cell.items()
+        if r.identity != "viewer" and r.verdict != "PASS"
+    }
+    assert others == {k: v for k, v in EXPECTED_NOT_PASS.items() if k[1] != "viewer"}
+    admin = [r for r in results if r.identity == "admin"]
+    assert sum(r.verdict == "PASS" for r in admin) == len(admin) - 4  # 3 FAIL, 1 SKIP
 
 
 # --- python -m crawler.demo --------------------------------------------------------------------
@@ -262,8 +553,14 @@ def test_serves_over_http_on_a_free_port() -> None:
             match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
             assert match, f"no address in {line!r}"
             assert "crawler run specs/demo.yaml --base-url http://127.0.0.1:" in line
-            response = httpx.get(f"http://127.0.0.1:{match[1]}/api/health", timeout=10)
-            assert response.json()["status"] == "ok"
+            with httpx.Client(base_url=f"http://127.0.0.1:{match[1]}", timeout=10) as http:
+                assert http.get("/api/health").json()["status"] == "ok"
+                # Signing in over a real socket: the cookies travel as real headers.
+                csrf = http.get("/api/auth/csrf").json()["csrfToken"]
+                form = {"csrfToken": csrf, "email": ADMIN[0], "password": ADMIN[1]}
+                signed_in = http.post("/api/auth/callback/credentials", data=form)
+                assert signed_in.status_code == 302
+                assert http.get("/api/users/me").json()["email"] == ADMIN[0]
         finally:
             server.terminate()
             server.wait(timeout=10)

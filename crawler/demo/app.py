@@ -10,21 +10,41 @@ it can be golden-tested:
     GET /api/webhooks        405  the route accepts POST only
     GET /api/legacy          302  redirects to /api/health (crawlers do not follow it)
     GET /api/search?q=...    404  echoes q into HTML unescaped, to test report escaping
+    GET /api/users           200  to a viewer too: the admin-only check is missing
     GET /api/slow            200  after 0.2 s
 
+Signing in works like NextAuth's credentials provider:
+
+    GET  /api/auth/csrf                  {"csrfToken": ...} plus the next-auth.csrf-token cookie
+    POST /api/auth/callback/credentials  form csrfToken, email, password: 302 plus the
+                                         next-auth.session-token cookie (401 JSON if wrong)
+    GET  /api/auth/session               {"user": {name, email, role, orgId}}; {} signed out
+
+Accounts, both in organization org_42: admin@demo.test / demo-admin-pass (role admin) and
+viewer@demo.test / demo-viewer-pass (role viewer). Each route is `public`, for any signed-in
+`member`, or `admin` only (the `access` of its `Operation`): an anonymous request to the
+others gets 401, a viewer's request to an admin route 403.
+
 Bodies hold no clocks and no randomness: the same request always gets the same answer.
-`GET /openapi.json` describes the routes below (generated from the same table), and is
-what a route inventory imports.
+Sessions live in memory (`SESSIONS`); their tokens come from a counter and a fixed key, so
+they are predictable (this is a demo) and a run never depends on chance. `GET /openapi.json`
+describes the routes below (generated from the same table), and is what a route inventory
+imports.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import itertools
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import anyio
 from starlette.applications import Starlette
@@ -36,10 +56,19 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 # --- data: fixed, so every body is byte-for-byte reproducible ----------------------------------
 
+ORG_ID = "org_42"
 USERS: dict[int, dict[str, Any]] = {
-    1: {"id": 1, "name": "Ada Lovelace", "email": "ada@example.com", "role": "admin"},
-    2: {"id": 2, "name": "Grace Hopper", "email": "grace@example.com", "role": "member"},
-    3: {"id": 3, "name": "Alan Turing", "email": "alan@example.com", "role": "member"},
+    n: {"id": n, "name": name, "email": email, "role": role, "orgId": ORG_ID}
+    for n, name, email, role in [
+        (1, "Ada Lovelace", "admin@demo.test", "admin"),
+        (2, "Grace Hopper", "viewer@demo.test", "viewer"),
+        (3, "Alan Turing", "alan@demo.test", "viewer"),
+    ]
+}
+# Who can sign in, and with what. (Alan has no password: he cannot.)
+PASSWORDS: dict[str, str] = {
+    "admin@demo.test": "demo-admin-pass",
+    "viewer@demo.test": "demo-viewer-pass",
 }
 PLANS: list[dict[str, Any]] = [
     {"id": "free", "name": "Free", "price_cents": 0, "currency": "USD"},
@@ -51,6 +80,7 @@ INVOICES: list[dict[str, Any]] = [
     for n in range(1, 13)
 ]
 SUBSCRIPTION: dict[str, Any] = {
+    "orgId": ORG_ID,
     "plan": "pro",
     "status": "active",
     "seats": 3,
@@ -61,9 +91,9 @@ RECORDINGS: dict[str, dict[str, Any]] = {
     "rec_002": {"id": "rec_002", "title": "Design review", "duration_s": 2710, "owner": 2},
 }
 AUDIT_LOGS: list[dict[str, Any]] = [
-    {"id": 1, "actor": "ada@example.com", "action": "user.login", "at": "2024-05-01T09:00:00Z"},
-    {"id": 2, "actor": "ada@example.com", "action": "plan.change", "at": "2024-05-01T09:05:00Z"},
-    {"id": 3, "actor": "grace@example.com", "action": "user.login", "at": "2024-05-02T14:30:00Z"},
+    {"id": 1, "actor": "admin@demo.test", "action": "user.login", "at": "2024-05-01T09:00:00Z"},
+    {"id": 2, "actor": "admin@demo.test", "action": "plan.change", "at": "2024-05-01T09:05:00Z"},
+    {"id": 3, "actor": "viewer@demo.test", "action": "user.login", "at": "2024-05-02T14:30:00Z"},
 ]
 DEFAULT_LIMIT = 20
 
@@ -78,6 +108,121 @@ def _page(request: Request, key: str, items: list[dict[str, Any]]) -> JSONRespon
     if not raw.isdigit() or int(raw) == 0:
         return JSONResponse({"detail": "limit must be a positive integer"}, status_code=422)
     return JSONResponse({key: items[: int(raw)], "total": len(items)})
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+CSRF_COOKIE = "next-auth.csrf-token"
+SESSION_COOKIE = "next-auth.session-token"
+
+
+class Sessions:
+    """Signed-in sessions in memory (token -> user id), and NextAuth-style CSRF tokens.
+
+    The CSRF check is a double submit, as NextAuth's: the cookie holds `token|signature`,
+    and the form must send the same token. Tokens are digests of a counter under a fixed
+    key: stable from run to run, unlike random ones. At most `LIMIT` sessions are kept (the
+    oldest go first), so a demo server crawled all day does not grow without end.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self, key: str = "demo-signing-key") -> None:
+        self._key = key.encode()
+        self._counter = itertools.count(1)
+        self._users: OrderedDict[str, int] = OrderedDict()
+
+    def _digest(self, *parts: str) -> str:
+        return hmac.new(self._key, "|".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    def new_csrf(self) -> tuple[str, str]:
+        """A CSRF token and the cookie value that vouches for it."""
+        token = self._digest("csrf", str(next(self._counter)))[:32]
+        return token, f"{token}|{self._digest('csrf-cookie', token)}"
+
+    def csrf_ok(self, cookie: str | None, submitted: str) -> bool:
+        """The form's token is the cookie's, and the cookie was signed here."""
+        token, _, signature = (cookie or "").partition("|")
+        expected = self._digest("csrf-cookie", token)
+        return bool(token) and _same(signature, expected) and _same(submitted, token)
+
+    def start(self, user_id: int) -> str:
+        """A new session for `user_id`; returns its token (the session cookie's value)."""
+        token = self._digest("session", str(next(self._counter)))
+        self._users[token] = user_id
+        while len(self._users) > self.LIMIT:
+            self._users.popitem(last=False)
+        return token
+
+    def user(self, token: str | None) -> dict[str, Any] | None:
+        """The user signed in with `token`, or None."""
+        user_id = self._users.get(token or "")
+        return USERS[user_id] if user_id is not None else None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+SESSIONS = Sessions()
+
+
+def current_user(request: Request) -> dict[str, Any] | None:
+    """The user whose session cookie came with `request`, or None (anonymous)."""
+    return SESSIONS.user(request.cookies.get(SESSION_COOKIE))
+
+
+def _signed_in(request: Request) -> dict[str, Any]:
+    user = current_user(request)
+    if user is None:  # only routes behind `_guarded` call this
+        raise RuntimeError(f"{request.url.path} is not behind a sign-in check")
+    return user
+
+
+def _account(email: str, password: str) -> dict[str, Any] | None:
+    """The user with these credentials, or None."""
+    known = PASSWORDS.get(email)
+    if known is None or not _same(password, known):
+        return None
+    return next(user for user in USERS.values() if user["email"] == email)
+
+
+# --- sign-in (NextAuth-style) ------------------------------------------------------------------
+
+
+async def auth_csrf(request: Request) -> Response:
+    """A CSRF token for the sign-in form (also set as a cookie)."""
+    token, cookie = SESSIONS.new_csrf()
+    response = JSONResponse({"csrfToken": token})
+    response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax")
+    return response
+
+
+async def auth_callback_credentials(request: Request) -> Response:
+    """Sign in with email and password; redirects with a session cookie."""
+    # The body is a URL-encoded form; parsed here so the demo needs no multipart package.
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    if not SESSIONS.csrf_ok(request.cookies.get(CSRF_COOKIE), form.get("csrfToken", "")):
+        return JSONResponse(
+            {"error": "MissingCSRF", "detail": "csrfToken does not match the csrf cookie"},
+            status_code=401,
+        )
+    user = _account(form.get("email", ""), form.get("password", ""))
+    if user is None:
+        return JSONResponse(
+            {"error": "CredentialsSignin", "detail": "invalid email or password"}, status_code=401
+        )
+    response = RedirectResponse("/", status_code=302)
+    response.set_cookie(SESSION_COOKIE, SESSIONS.start(user["id"]), httponly=True, samesite="lax")
+    return response
+
+
+async def auth_session(request: Request) -> Response:
+    """The signed-in user, or {} when signed out."""
+    user = current_user(request)
+    if user is None:
+        return JSONResponse({})
+    return JSONResponse({"user": {k: user[k] for k in ("name", "email", "role", "orgId")}})
 
 
 # --- health and platform -----------------------------------------------------------------------
@@ -138,7 +283,11 @@ async def billing_invoices(request: Request) -> Response:
 
 
 async def billing_subscription(request: Request) -> Response:
-    """The current subscription."""
+    """The subscription of `?orgId=` (default: the user's organization)."""
+    own = _signed_in(request)["orgId"]
+    org_id = request.query_params.get("orgId") or own
+    if org_id != own:
+        return JSONResponse({"detail": f"not a member of organization {org_id}"}, status_code=403)
     return JSONResponse(SUBSCRIPTION)
 
 
@@ -165,12 +314,12 @@ async def webhooks(request: Request) -> Response:
 
 
 async def users_me(request: Request) -> Response:
-    """The signed-in user (always user 1 in the demo)."""
-    return JSONResponse(USERS[1])
+    """The signed-in user."""
+    return JSONResponse(_signed_in(request))
 
 
 async def users_list(request: Request) -> Response:
-    """All users."""
+    """All users of the organization."""
     return JSONResponse({"users": list(USERS.values()), "total": len(USERS)})
 
 
@@ -178,6 +327,12 @@ async def users_get(request: Request) -> Response:
     """One user by id."""
     user = USERS.get(request.path_params["id"])
     return JSONResponse(user) if user else _not_found("user")
+
+
+async def admin_users(request: Request) -> Response:
+    """Every user with their role, for administrators."""
+    rows = [{k: user[k] for k in ("id", "email", "role")} for user in USERS.values()]
+    return JSONResponse({"users": rows, "total": len(rows)})
 
 
 # --- recordings, audit logs, reports -----------------------------------------------------------
@@ -209,18 +364,31 @@ async def reports_export(request: Request) -> Response:
     )
 
 
-# --- the route table: drives both the router and /openapi.json ---------------------------------
+# --- the route table: drives the router, the access checks and /openapi.json -------------------
+
+Access = Literal["public", "member", "admin"]
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One method on one path, with the statuses the API documents for it."""
+    """One method on one path, who may call it, and the statuses the API documents for it.
+
+    `access`: `public` (anyone), `member` (signed in: else 401) or `admin` (signed in as an
+    admin: else 401, or 403 for other roles). The 401/403 are documented automatically.
+    """
 
     method: str
     path: str  # Starlette template, e.g. /api/users/{id:int}
     endpoint: Endpoint
     documented: tuple[int, ...] = (200,)
     query: tuple[str, ...] = ()
+    access: Access = "public"
+    form: tuple[str, ...] = ()  # fields of a URL-encoded form body
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        denied = {"public": (), "member": (401,), "admin": (401, 403)}[self.access]
+        return tuple(sorted({*self.documented, *denied}))
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -228,20 +396,61 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/slow", slow),
     Operation("GET", "/api/legacy", legacy, documented=(302,)),
     Operation("GET", "/api/search", search, documented=(200, 404), query=("q",)),
-    Operation("GET", "/api/billing", billing),
+    Operation("GET", "/api/auth/csrf", auth_csrf),
+    Operation(
+        "POST",
+        "/api/auth/callback/credentials",
+        auth_callback_credentials,
+        documented=(302, 401),
+        form=("csrfToken", "email", "password"),
+    ),
+    Operation("GET", "/api/auth/session", auth_session),
+    Operation("GET", "/api/billing", billing, access="member"),
     Operation("GET", "/api/billing/plans", billing_plans),
-    Operation("GET", "/api/billing/invoices", billing_invoices, query=("limit",)),
-    Operation("GET", "/api/billing/subscription", billing_subscription),
-    Operation("POST", "/api/billing/checkout", billing_checkout, documented=(201, 422)),
+    Operation("GET", "/api/billing/invoices", billing_invoices, query=("limit",), access="member"),
+    Operation(
+        "GET",
+        "/api/billing/subscription",
+        billing_subscription,
+        documented=(200, 403),
+        query=("orgId",),
+        access="member",
+    ),
+    Operation(
+        "POST", "/api/billing/checkout", billing_checkout, documented=(201, 422), access="admin"
+    ),
     Operation("POST", "/api/webhooks", webhooks, documented=(202,)),
-    Operation("GET", "/api/users/me", users_me),
-    Operation("GET", "/api/users", users_list),
-    Operation("GET", "/api/users/{id:int}", users_get, documented=(200, 404)),
-    Operation("GET", "/api/recordings/{id}", recordings_get, documented=(200, 404)),
-    Operation("GET", "/api/audit-logs", audit_logs_list, query=("limit",)),
-    Operation("GET", "/api/audit-logs/{id:int}", audit_logs_get, documented=(200, 404)),
+    Operation("GET", "/api/users/me", users_me, access="member"),
+    # Deliberate fault: every user's email, and a viewer may read it. It should be "admin".
+    Operation("GET", "/api/users", users_list, access="member"),
+    Operation("GET", "/api/users/{id:int}", users_get, documented=(200, 404), access="member"),
+    Operation("GET", "/api/admin/users", admin_users, access="admin"),
+    Operation(
+        "GET", "/api/recordings/{id}", recordings_get, documented=(200, 404), access="member"
+    ),
+    Operation("GET", "/api/audit-logs", audit_logs_list, query=("limit",), access="admin"),
+    Operation(
+        "GET", "/api/audit-logs/{id:int}", audit_logs_get, documented=(200, 404), access="admin"
+    ),
     Operation("GET", "/api/reports/export", reports_export),
 )
+
+
+def guarded(op: Operation) -> Endpoint:
+    """`op`'s endpoint behind its access rule: 401 without a session, 403 for a wrong role."""
+    if op.access == "public":
+        return op.endpoint
+
+    async def endpoint(request: Request) -> Response:
+        user = current_user(request)
+        if user is None:
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        if op.access == "admin" and user["role"] != "admin":
+            return JSONResponse({"detail": "administrators only"}, status_code=403)
+        return await op.endpoint(request)
+
+    return endpoint
+
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
@@ -264,16 +473,30 @@ def openapi(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
             "operationId": op.endpoint.__name__,
             "summary": (op.endpoint.__doc__ or "").strip().splitlines()[0],
             "responses": {
-                str(status): {"description": HTTPStatus(status).phrase} for status in op.documented
+                str(status): {"description": HTTPStatus(status).phrase} for status in op.statuses
             },
         }
         if params:
             operation["parameters"] = params
+        if op.form:
+            fields = {name: {"type": "string"} for name in op.form}
+            schema = {"type": "object", "properties": fields, "required": list(op.form)}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+            }
+        if op.access != "public":
+            operation["security"] = [{"session": []}]
         paths.setdefault(_PARAM.sub(r"{\1}", op.path), {})[op.method.lower()] = operation
     return {
         "openapi": "3.0.3",
         "info": {"title": "Demo API", "version": "1.4.2"},
         "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE}
+            }
+        },
     }
 
 
@@ -286,6 +509,7 @@ async def openapi_json(request: Request) -> Response:
 
 
 app = Starlette(
-    routes=[Route(op.path, op.endpoint, methods=[op.method]) for op in OPERATIONS]
+    routes=[Route(op.path, guarded(op), methods=[op.method]) for op in OPERATIONS]
     + [Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False)]
 )
+app.state.sessions = SESSIONS
