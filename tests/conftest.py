@@ -18,3 +18,9 @@ def sample_run() -> Run:
 def all_pass_run() -> Run:
     """Every check PASS."""
     return samples.all_pass_run()
+
+
+@pytest.fixture
+def matrix_run() -> Run:
+    """Run as admin, viewer and anonymous; ops could not log in; one re-authenticated cell."""
+    return samples.matrix_run()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from crawler.results import (
     CheckResult,
+    IdentityStatus,
     NotSent,
     Observation,
     RequestInfo,
@@ -70,6 +72,8 @@ def result(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     content_type: str | None = None,
+    identity: str = "anonymous",
+    reauthenticated: bool = False,
 ) -> CheckResult:
     """One result; the request URL defaults to the target plus the path."""
     return CheckResult(
@@ -89,6 +93,8 @@ def result(
         observation=observation,
         verdict=verdict,
         reason=reason,
+        identity=identity,
+        reauthenticated=reauthenticated,
     )
 
 
@@ -99,6 +105,7 @@ def run(
     in_process: bool = False,
     interrupted: bool = False,
     duration_s: float = 1.32,
+    identities: tuple[IdentityStatus, ...] = (),
 ) -> Run:
     return Run(
         name=name,
@@ -109,6 +116,7 @@ def run(
         duration_s=duration_s,
         interrupted=interrupted,
         settings=SETTINGS,
+        identities=identities,
         results=tuple(results),
     )
 
@@ -209,4 +217,206 @@ def all_pass_run() -> Run:
             result("Billing", 1, "/api/billing", response(200, ms=5.0), "PASS"),
         ],
         duration_s=0.25,
+    )
+
+
+# --- several identities: the matrix --------------------------------------------------------
+
+IDENTITIES = ("admin", "viewer", "anonymous", "ops")
+OPS_FAILURE = (
+    "step 2 (POST /api/auth/callback/credentials): expected 302, got 401: "
+    '{"error":"CredentialsSignin"}'
+)
+OPS_SKIP = "identity ops could not log in"
+
+
+def _as(identity: str) -> dict[str, str]:
+    """The request headers a logged-in identity sends (its session cookie, redacted)."""
+    if identity == "anonymous":
+        return {"Accept": "application/json"}
+    return {"Accept": "application/json", "Cookie": REDACTED}
+
+
+def _ops_skip(group: str, index: int, path: str, *, expect: str = "200") -> CheckResult:
+    """What the engine records for a check of an identity that could not log in."""
+    return result(
+        group,
+        index,
+        path,
+        NotSent(reason=OPS_SKIP),
+        "SKIP",
+        expect=expect,
+        reason=OPS_SKIP,
+        headers={},
+        identity="ops",
+    )
+
+
+def matrix_run() -> Run:
+    """Three groups run as admin, viewer and anonymous; `ops` could not log in (its checks
+    SKIP). One cell re-authenticated, one check runs as two identities only, every verdict
+    appears, and a response carries hostile markup. Results in manifest order: for each
+    check, its identities in column order.
+    """
+
+    def cell(
+        identity: str,
+        group: str,
+        index: int,
+        path: str,
+        observation: Observation,
+        verdict: Verdict,
+        **changes: Any,
+    ) -> CheckResult:
+        return result(
+            group,
+            index,
+            path,
+            observation,
+            verdict,
+            identity=identity,
+            headers=_as(identity),
+            **changes,
+        )
+
+    health = [
+        cell(who, "Health", 0, "/api/health", response(200, ms=3.0), "PASS")
+        for who in ("admin", "viewer", "anonymous")
+    ]
+    plans = [
+        cell(who, "Billing", 0, "/api/billing/plans", response(200, ms=8.0), "PASS")
+        for who in ("admin", "viewer", "anonymous")
+    ]
+    subscription = "/api/billing/subscription?orgId={org_id}"
+    subscription_url = f"{TARGET}/api/billing/subscription?orgId=org_42"
+    invoices = "/api/billing/invoices"
+    checkout = "/api/billing/checkout"
+    users = "/api/admin/users"
+    audit = "/api/admin/audit"
+    not_found = response(
+        404,
+        reason="Not Found",
+        headers={"content-type": "application/json"},
+        body='{"detail":"Not Found"}',
+        ms=5.0,
+    )
+    return run(
+        [
+            *health,
+            _ops_skip("Health", 0, "/api/health"),
+            *plans,
+            _ops_skip("Billing", 0, "/api/billing/plans"),
+            cell(
+                "admin",
+                "Billing",
+                1,
+                subscription,
+                response(200, ms=21.0),
+                "PASS",
+                url=subscription_url,
+                name="subscription of the org",
+                reauthenticated=True,
+            ),
+            cell(
+                "viewer",
+                "Billing",
+                1,
+                subscription,
+                response(200, ms=9.0),
+                "PASS",
+                url=subscription_url,
+                name="subscription of the org",
+            ),
+            cell(
+                "admin",
+                "Billing",
+                2,
+                invoices,
+                not_found,
+                "FAIL",
+                reason="expected 200, got 404",
+            ),
+            cell("viewer", "Billing", 2, invoices, response(403, ms=4.0), "PASS", expect="403"),
+            cell("anonymous", "Billing", 2, invoices, response(401, ms=2.0), "PASS", expect="401"),
+            _ops_skip("Billing", 2, invoices),
+            *(
+                cell(
+                    who,
+                    "Billing",
+                    3,
+                    checkout,
+                    NotSent(reason=MUTATION_NOT_ALLOWED),
+                    "SKIP",
+                    method="POST",
+                    expect=expect,
+                    reason=MUTATION_NOT_ALLOWED,
+                    body='{"plan":"pro"}',
+                    content_type="application/json",
+                )
+                for who, expect in (("admin", "200"), ("viewer", "403"))
+            ),
+            cell("admin", "Admin", 0, users, response(200, ms=11.0), "PASS", name="list users"),
+            cell(
+                "viewer",
+                "Admin",
+                0,
+                users,
+                response(
+                    200,
+                    reason="OK",
+                    headers={"content-type": "application/json"},
+                    body='[{"email":"a@example.test"}]',
+                    ms=10.0,
+                ),
+                "FAIL",
+                expect="403",
+                name="list users",
+                reason="expected 403, got 200",
+            ),
+            cell(
+                "anonymous",
+                "Admin",
+                0,
+                users,
+                response(401, ms=1.5),
+                "PASS",
+                expect="401",
+                name="list users",
+            ),
+            _ops_skip("Admin", 0, users),
+            cell(
+                "admin",
+                "Admin",
+                1,
+                audit,
+                TransportError(error="read_timeout", message="read timed out", elapsed_ms=10000),
+                "ERROR",
+                reason="read timed out",
+            ),
+            cell("viewer", "Admin", 1, audit, response(403, ms=3.0), "PASS", expect="403"),
+            cell(
+                "anonymous",
+                "Admin",
+                1,
+                audit,
+                response(
+                    500,
+                    reason="<b>oops</b>",
+                    headers={"content-type": "text/html"},
+                    body=PAYLOAD,
+                    ms=30.0,
+                ),
+                "FAIL",
+                expect="401",
+                reason="expected 401, got 500 | <b>see `body`</b>",
+            ),
+            _ops_skip("Admin", 1, audit),
+        ],
+        name="Demo API",
+        identities=(
+            IdentityStatus(name="admin", kind="login"),
+            IdentityStatus(name="viewer", kind="login"),
+            IdentityStatus(name="anonymous", kind="anonymous"),
+            IdentityStatus(name="ops", kind="login", failure=OPS_FAILURE),
+        ),
     )

@@ -162,6 +162,99 @@ def test_structure_tests_and_users_can_rely_on(sample_run: Run) -> None:
     assert not page.find(id="interrupted")
 
 
+def test_matrix_structure(matrix_run: Run) -> None:
+    page = parse(html.render(matrix_run))
+    table = page.one("table", id="results")
+    assert "matrix" in table.classes
+    header = [th.all_text for th in table.one("thead").find("th")]
+    assert header == ["Group", "Method", "Path", "Expected", *samples.IDENTITIES]
+    rows = table.one("tbody").find("tr")
+    assert len(rows) == 7
+    assert not any("hidden" in r.attrs for r in rows)  # readable with JS disabled
+    # One coloured cell per result, in manifest order, each with its verdict and identity.
+    cells = table.find("td", cls="cell")
+    assert [(c.attrs["data-verdict"], c.attrs["data-identity"]) for c in cells] == [
+        (r.verdict, r.identity) for r in matrix_run.results
+    ]
+    assert all(f"v-{c.attrs['data-verdict']}".lower() in c.classes for c in cells)
+    assert [c.all_text for c in cells[:4]] == ["PASS 200", "PASS 200", "PASS 200", "SKIP"]
+    assert len(table.find("td", cls="cell-none")) == 7 * 4 - len(matrix_run.results)
+    checkout = rows[4].find("td")
+    assert [td.all_text for td in checkout[3:]] == [
+        "admin 200 · viewer 403",
+        "SKIP",
+        "SKIP",
+        "",
+        "",
+    ]
+    # A failed cell links to its details, which name the identity.
+    link = rows[3].one("a")
+    assert link.all_text == "FAIL 404"
+    target = page.one(id=(link.attrs["href"] or "")[1:])
+    assert target.attrs["data-identity"] == "admin"
+    assert "as admin" in target.one("h3").all_text
+    assert "curl -sS -i https://api.example.test/api/billing/invoices" in target.all_text
+    assert "# as admin" in target.one("pre", cls="curl").all_text
+    reauth = next(c for c in cells if "↻" in c.all_text)
+    assert "logged in again" in (reauth.attrs["title"] or "")
+
+
+def test_matrix_filters_tallies_and_login_failures(matrix_run: Run) -> None:
+    page = parse(html.render(matrix_run))
+    filters = page.one(id="filters")
+    options = filters.one("select", id="identity-filter").find("option")
+    assert [o.attrs.get("value") for o in options] == [None, *samples.IDENTITIES]
+    assert filters.one("select", id="group-filter")
+    identities = page.one("table", id="identities").one("tbody").find("tr")
+    assert [r.attrs["data-identity"] for r in identities] == list(samples.IDENTITIES)
+    assert [td.all_text for td in identities[1].find("td")] == [
+        "viewer",
+        "login",
+        "5",
+        "1",
+        "0",
+        "1",
+        "7",
+    ]
+    assert "login-failed" in identities[3].classes
+    # The login failure is at the top, in the header, before the tallies.
+    failures = page.one("header").one(cls="login-failures")
+    assert failures.one("li").attrs["data-identity"] == "ops"
+    assert samples.OPS_FAILURE in failures.all_text
+    groups = page.one("table", id="groups").one("tbody").find("tr")
+    assert groups[1].find("td")[-1].all_text == "admin 2/4 · viewer 3/4 · anonymous 2/2 · ops 0/2"
+    details = page.one(id="failures").find(cls="failure")
+    assert [(f.attrs["data-verdict"], f.attrs["data-identity"]) for f in details] == [
+        ("FAIL", "admin"),
+        ("FAIL", "viewer"),
+        ("ERROR", "admin"),
+        ("FAIL", "anonymous"),
+    ]
+
+
+def test_matrix_escapes_identity_names_and_target_text(matrix_run: Run) -> None:
+    hostile = "<img src=x onerror=alert(9)>"
+    results = tuple(
+        r.model_copy(update={"identity": hostile}) if r.identity == "viewer" else r
+        for r in matrix_run.results
+    )
+    identities = tuple(
+        i.model_copy(update={"name": hostile}) if i.name == "viewer" else i
+        for i in matrix_run.identities
+    )
+    run = matrix_run.model_copy(update={"results": results, "identities": identities})
+    text = html.render(run)
+    page = parse(text)
+    assert not page.find("img")
+    assert hostile in [th.all_text for th in page.one("table", id="results").find("th")]
+    for element in page.all():
+        assert not any(name.startswith("on") for name in element.attrs), element
+    bodies = [e.all_text for e in page.find("pre", cls="response-body")]
+    assert samples.PAYLOAD in bodies
+    titles = [c.attrs["title"] for c in page.find("td", cls="cell")]
+    assert "anonymous: expected 401, got 500 | <b>see `body`</b> · 30 ms" in titles
+
+
 def test_all_pass_report_has_no_failures(all_pass_run: Run) -> None:
     page = parse(html.render(all_pass_run))
     assert not page.one(id="failures").find(cls="failure")
@@ -203,6 +296,62 @@ def dump_dom(path: Path, profile: Path) -> str:
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     return completed.stdout
+
+
+def test_matrix_in_headless_chromium(matrix_run: Run, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    report.write_text(html.render(matrix_run), encoding="utf-8")
+    page = parse(dump_dom(report, tmp_path / "profile"))
+
+    assert page.one("body").attrs.get("data-ready") == "1"
+    assert page.one("title").all_text == "Demo API verification (13/24 PASS)"
+    assert not page.find("img")
+    filters = page.one(id="filters")
+    assert "hidden" not in filters.attrs
+    assert len(filters.one("select", id="identity-filter").find("option")) == 5
+    assert page.one(id="shown-count").all_text == "7 of 7 shown"
+    table = page.one("table", id="results")
+    cells = table.find("td", cls="cell")
+    assert len(cells) == len(matrix_run.results)
+    assert {c.attrs["data-identity"] for c in cells} == set(samples.IDENTITIES)
+    assert not any("hidden" in e.attrs for e in table.all())  # every column shown at first
+    login = page.one(cls="login-failures")
+    assert "ops" in login.all_text
+    assert "CredentialsSignin" in login.all_text
+    assert len(page.one(id="failures").find(cls="failure")) == 4
+
+
+# Drives the filters as a user would; allowed by adding its hash to the report's policy.
+FILTER_ANONYMOUS_FAILURES = """
+var identity = document.getElementById("identity-filter");
+identity.value = "anonymous";
+identity.dispatchEvent(new Event("change"));
+document.querySelector('#filters button[data-filter="FAIL"]').click();
+"""
+
+
+def test_matrix_filters_in_headless_chromium(matrix_run: Run, tmp_path: Path) -> None:
+    text = html.render(matrix_run)
+    allowed = html.csp_hash(FILTER_ANONYMOUS_FAILURES)
+    text = text.replace("script-src ", f"script-src {allowed} ", 1)
+    text = text.replace("</body>", f"<script>{FILTER_ANONYMOUS_FAILURES}</script>\n</body>")
+    report = tmp_path / "report.html"
+    report.write_text(text, encoding="utf-8")
+    page = parse(dump_dom(report, tmp_path / "profile"))
+
+    # Only the check where anonymous FAILs is left, and only the anonymous column.
+    assert page.one(id="shown-count").all_text == "1 of 7 shown"
+    table = page.one("table", id="results")
+    visible = [r for r in table.one("tbody").find("tr") if "hidden" not in r.attrs]
+    assert [r.find("td")[2].all_text for r in visible] == ["/api/admin/audit"]
+    shown = [e for e in table.all() if "data-identity" in e.attrs and "hidden" not in e.attrs]
+    assert {e.attrs["data-identity"] for e in shown} == {"anonymous"}
+    (cell,) = [
+        td
+        for td in visible[0].find("td")
+        if "data-identity" in td.attrs and "hidden" not in td.attrs
+    ]
+    assert cell.all_text == "FAIL 500"
 
 
 def test_report_in_headless_chromium(sample_run: Run, tmp_path: Path) -> None:

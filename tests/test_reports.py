@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,12 +14,13 @@ from typing import Any
 import pytest
 import samples
 
-from crawler.reports import FILE_FORMATS, FORMATS, markdown, terminal
+from crawler.reports import FILE_FORMATS, FORMATS, markdown, matrix, terminal
 from crawler.reports.curl import curl_command
-from crawler.results import CheckResult, NotSent, Run, summarize
+from crawler.results import CheckResult, IdentityStatus, NotSent, Run, summarize
 
 GOLDEN = Path(__file__).parent / "golden"
-RUNS = ("sample_run", "all_pass_run")
+RUNS = ("sample_run", "all_pass_run", "matrix_run")
+HUMAN_FORMATS = ("md", "html", "terminal")
 
 
 # --- the contract: every registered format ----------------------------------------------
@@ -43,6 +45,37 @@ def test_every_format_renders_deterministic_text_without_secrets(
 @pytest.mark.parametrize("name", ["html", "json", "terminal"])
 def test_formats_with_headers_show_redacted_placeholders(name: str, sample_run: Run) -> None:
     assert "[REDACTED]" in FORMATS[name].render(sample_run)
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_shows_every_identity_of_a_matrix_run(name: str, matrix_run: Run) -> None:
+    text = FORMATS[name].render(matrix_run)
+    for identity in samples.IDENTITIES:
+        assert identity in text
+    assert "[REDACTED]" in text or name == "md"  # md shows no request headers
+
+
+@pytest.mark.parametrize("name", HUMAN_FORMATS)
+def test_human_formats_show_the_login_failure(name: str, matrix_run: Run) -> None:
+    text = FORMATS[name].render(matrix_run)
+    assert "Could not log in" in text
+    assert "CredentialsSignin" in text
+
+
+@pytest.mark.parametrize("name", HUMAN_FORMATS)
+def test_human_formats_show_matrix_cells(name: str, matrix_run: Run) -> None:
+    text = FORMATS[name].render(matrix_run)
+    for cell in ("PASS 200", "FAIL 404", "PASS 403", "PASS 401", "FAIL 500", "ERROR", "SKIP"):
+        assert cell in text, cell
+    assert f"PASS 200 {matrix.REAUTH_MARK}" in text
+
+
+@pytest.mark.parametrize("name", HUMAN_FORMATS)
+def test_human_formats_of_one_identity_show_no_matrix(name: str, sample_run: Run) -> None:
+    text = FORMATS[name].render(sample_run)
+    assert "PASS 200" not in text
+    assert "Could not log in" not in text
+    assert "# as " not in text
 
 
 def test_registry_names_files_and_descriptions() -> None:
@@ -86,6 +119,60 @@ def test_markdown_matches_golden_file(sample_run: Run) -> None:
     assert text == golden.read_text(encoding="utf-8")
 
 
+def test_markdown_matrix_matches_golden_file(matrix_run: Run) -> None:
+    """Compare with tests/golden/report-matrix.md exactly (regenerate as above)."""
+    golden = GOLDEN / "report-matrix.md"
+    text = markdown.render(matrix_run)
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_markdown_matrix_tallies_and_table(matrix_run: Run) -> None:
+    text = markdown.render(matrix_run)
+    assert text.startswith("# Demo API verification (13/24 PASS)\n")
+    assert "| Identity | PASS | FAIL | ERROR | SKIP | Total |" in text
+    assert "| ops | 0 | 0 | 0 | 5 | 5 |" in text
+    assert "\n## Billing (7/12 PASS)\n" in text
+    assert "**By identity:** admin 2/4 · viewer 3/4 · anonymous 2/2 · ops 0/2" in text
+    assert "| Method | Path | Expected | admin | viewer | anonymous | ops |" in text
+    # Blank where the check does not run as that identity; the expectation per identity.
+    assert "| POST | `/api/billing/checkout` | admin 200 · viewer 403 | SKIP | SKIP |  |  |" in text
+    assert "| GET | `/api/health` | 200 | PASS 200 | PASS 200 | PASS 200 | SKIP |" in text
+    assert "- **viewer** · FAIL 200 · GET `/api/admin/users` (list users) — expected 403" in text
+    # The login failure is said once at the top, not as a SKIP per check.
+    assert text.count("CredentialsSignin") == 1
+    assert "could not log in" not in text.split("## Health")[1]
+    assert text.index("Could not log in") < text.index("| Verdict | Count |")
+
+
+def test_markdown_matrix_rows_follow_the_manifest(matrix_run: Run) -> None:
+    rows = [
+        line.split(" | ")[1]
+        for line in markdown.render(matrix_run).splitlines()
+        if line.startswith(("| GET ", "| POST "))
+    ]
+    assert rows == [
+        "`/api/health`",
+        "`/api/billing/plans`",
+        "`/api/billing/subscription?orgId={org_id}` subscription of the org",
+        "`/api/billing/invoices`",
+        "`/api/billing/checkout`",
+        "`/api/admin/users` list users",
+        "`/api/admin/audit`",
+    ]
+
+
+def test_markdown_matrix_is_the_same_whatever_order_results_finish_in(matrix_run: Run) -> None:
+    """Results are stored in manifest order; a shuffled copy per check still renders the
+    same cells, because columns follow `run.identities`."""
+    shuffled = matrix_run.model_copy(
+        update={"results": tuple(sorted(matrix_run.results, key=lambda r: r.identity))}
+    )
+    table = [line for line in markdown.render(shuffled).splitlines() if "`/api/health`" in line]
+    assert table == ["| GET | `/api/health` | 200 | PASS 200 | PASS 200 | PASS 200 | SKIP |"]
+
+
 def test_markdown_title_and_group_tallies(sample_run: Run) -> None:
     text = markdown.render(sample_run)
     assert text.startswith("# Demo API verification (3/8 PASS)\n")
@@ -101,10 +188,54 @@ def test_markdown_cells_never_break_the_table(sample_run: Run) -> None:
     text = markdown.render(sample_run)
     assert "| ``/api/search/a\\|b`c`` |" in text
     assert "\\| \\<b>see \\`body\\`\\</b> second line" in text
-    rows = [line for line in text.splitlines() if line.startswith("| ")]
-    for line in rows:
+    _assert_columns(text, (2, 6, 7))
+
+
+def test_markdown_matrix_escapes_identity_names(matrix_run: Run) -> None:
+    text = markdown.render(_rename(matrix_run, "viewer", "<b>v|w</b>"))
+    assert "| \\<b>v\\|w\\</b> |" in text
+    assert not re.search(r"(?<!\\)<", text)
+    _assert_columns(text, (2, 6, 7))
+
+
+def _assert_columns(text: str, widths: tuple[int, ...]) -> None:
+    for line in (line for line in text.splitlines() if line.startswith("| ")):
         cells = re.split(r"(?<!\\)\|", line)[1:-1]
-        assert len(cells) in (2, 6, 7), line
+        assert len(cells) in widths, line
+
+
+def _rename(run: Run, old: str, new: str) -> Run:
+    """The run with identity `old` called `new` everywhere."""
+    results = tuple(
+        r.model_copy(update={"identity": new}) if r.identity == old else r for r in run.results
+    )
+    identities = tuple(
+        i.model_copy(update={"name": new}) if i.name == old else i for i in run.identities
+    )
+    return run.model_copy(update={"results": results, "identities": identities})
+
+
+def test_one_named_identity_is_a_plain_report_that_names_it(all_pass_run: Run) -> None:
+    results = tuple(r.model_copy(update={"identity": "admin"}) for r in all_pass_run.results)
+    run = all_pass_run.model_copy(
+        update={"results": results, "identities": (IdentityStatus(name="admin", kind="bearer"),)}
+    )
+    assert markdown.render(run) == markdown.render(all_pass_run)
+    assert "Matrix" not in terminal.render(run)
+
+
+def test_one_identity_that_could_not_log_in_is_reported(sample_run: Run) -> None:
+    failed = IdentityStatus(name="anonymous", kind="anonymous", failure="no answer (refused)")
+    run = sample_run.model_copy(update={"identities": (failed,)})
+    text = markdown.render(run)
+    assert "> - **anonymous** (anonymous): no answer (refused)" in text
+    assert "| Verdict | Method |" in text  # still the plain table
+    lines = terminal.render(run).splitlines()
+    assert lines[-3:] == [
+        "Could not log in (their checks were not sent):",
+        "  anonymous (anonymous): no answer (refused)",
+        summarize(run).line,
+    ]
 
 
 def test_markdown_marks_an_interrupted_run(sample_run: Run) -> None:
@@ -135,6 +266,89 @@ def test_json_round_trips(run_name: str, request: pytest.FixtureRequest) -> None
     text = FORMATS["json"].render(run)
     assert '"schema": "crawler.run/1"' in text
     assert Run.model_validate_json(text) == run
+
+
+def test_json_records_the_identity_of_every_result(matrix_run: Run) -> None:
+    document = json.loads(FORMATS["json"].render(matrix_run))
+    assert [r["identity"] for r in document["results"]] == [r.identity for r in matrix_run.results]
+    assert [i["name"] for i in document["identities"]] == list(samples.IDENTITIES)
+    assert sum(r["reauthenticated"] for r in document["results"]) == 1
+
+
+# --- the matrix model -------------------------------------------------------------------
+
+
+def test_matrix_columns_follow_run_identities_and_rows_the_manifest(matrix_run: Run) -> None:
+    m = matrix.build(matrix_run)
+    assert m.identities == samples.IDENTITIES
+    assert m.several
+    assert [(row.group, row.index) for row in m.rows] == [
+        ("Health", 0),
+        ("Billing", 0),
+        ("Billing", 1),
+        ("Billing", 2),
+        ("Billing", 3),
+        ("Admin", 0),
+        ("Admin", 1),
+    ]
+    assert sum(len(row.results) for row in m.rows) == len(matrix_run.results)
+    checkout = m.rows[4]
+    assert [None if c is None else c.result.identity for c in checkout.cells] == [
+        "admin",
+        "viewer",
+        None,
+        None,
+    ]
+    for row in m.rows:
+        for cell in row.cells:
+            if cell is not None:
+                assert matrix_run.results[cell.position] is cell.result
+
+
+def test_matrix_columns_without_run_identities_in_order_of_appearance(matrix_run: Run) -> None:
+    results = tuple(r for r in matrix_run.results if r.group != "Health")
+    run = matrix_run.model_copy(update={"identities": (), "results": results[::-1]})
+    assert matrix.build(run).identities == ("ops", "anonymous", "viewer", "admin")
+
+
+def test_one_anonymous_identity_is_not_a_matrix(sample_run: Run) -> None:
+    m = matrix.build(sample_run)
+    assert m.identities == ("anonymous",)
+    assert not m.several
+    assert len(m.rows) == len(sample_run.results)
+
+
+@pytest.mark.parametrize(
+    ("changes", "text"),
+    [
+        ({}, "FAIL 500"),
+        ({"reauthenticated": True}, "FAIL 500 ↻"),
+        ({"verdict": "PASS", "reason": ""}, "PASS 500"),
+        ({"observation": NotSent(reason="x"), "verdict": "SKIP"}, "SKIP"),
+        (
+            {
+                "observation": samples.TransportError(
+                    error="tls", message="bad certificate", elapsed_ms=1
+                ),
+                "verdict": "ERROR",
+            },
+            "ERROR",
+        ),
+    ],
+)
+def test_matrix_cell_text(changes: dict[str, Any], text: str) -> None:
+    assert matrix.cell_text(_result().model_copy(update=changes)) == text
+
+
+def test_matrix_expected_is_compact(matrix_run: Run) -> None:
+    m = matrix.build(matrix_run)
+    assert [m.expected(row) for row in m.rows[:5]] == [
+        "200",
+        "200",
+        "200",
+        "admin 200 · viewer 403 · anonymous 401 · ops 200",
+        "admin 200 · viewer 403",
+    ]
 
 
 # --- terminal ---------------------------------------------------------------------------
@@ -191,6 +405,74 @@ def test_terminal_marks_an_interrupted_run(sample_run: Run) -> None:
     text = terminal.render(sample_run.model_copy(update={"interrupted": True}))
     assert text.splitlines()[0].startswith("Interrupted")
     assert text.splitlines()[-1].endswith("(interrupted)")
+
+
+def test_terminal_matrix_run(matrix_run: Run) -> None:
+    text = terminal.render(matrix_run)
+    lines = text.splitlines()
+    assert lines[0].split() == [
+        "#",
+        "Verdict",
+        "Identity",
+        "Group",
+        "Check",
+        "Expected",
+        "Got",
+        "Reason",
+    ]
+    assert lines[2].split()[:4] == ["1", "FAIL", "admin", "Billing"]
+    # The SKIPs of ops are explained once, with the login failure, before the summary.
+    assert "identity ops could not log in" not in text
+    assert lines[-4:] == [
+        "Could not log in (their checks were not sent):",
+        "  ops (login): step 2 (POST /api/auth/callback/credentials): expected 302, got 401:",
+        '  {"error":"CredentialsSignin"}',
+        summarize(matrix_run).line,
+    ]
+    assert "  1  curl -sS -i https://api.example.test/api/billing/invoices" in text
+    assert "-H 'Cookie: [REDACTED]'  # as admin" in text
+    assert "'Accept: application/json'  # as anonymous" in text
+    matrix_lines = text.split("Matrix:\n")[1].split("\n\n")[0].splitlines()
+    assert matrix_lines[0].split() == ["Group", "Check", *samples.IDENTITIES]
+    assert matrix_lines[2].split() == [
+        "Health",
+        "GET",
+        "/api/health",
+        *["PASS", "200"] * 3,
+        "SKIP",
+    ]
+    assert "PASS 200 ↻  PASS 200" in matrix_lines[4]
+    assert "By identity: admin 4/7 · viewer 5/7 · anonymous 4/5 · ops 0/5" in text
+
+
+def test_terminal_matrix_fits_80_columns_without_losing_text(matrix_run: Run) -> None:
+    text = terminal.render(matrix_run, width=80)
+    for line in text.splitlines():
+        assert len(line) <= 80 or line.lstrip().split("  ")[1].startswith("curl "), line
+    # Rich crops a table that cannot fit: the last characters of a cell would be lost.
+    for reason in ("got 404", "got 200", "got 500"):
+        assert reason in text
+    assert "Matrix:\nGroup" in text
+
+
+def test_terminal_matrix_too_wide_is_listed_per_identity(matrix_run: Run) -> None:
+    text = terminal.render(matrix_run, width=60)
+    listing = text.split("Matrix:\n")[1].split("\n\n")[0].splitlines()
+    assert listing[0] == "as admin (4/7 PASS)"
+    assert listing[1].split() == ["PASS", "200", "Health", "·", "GET", "/api/health"]
+    assert "as ops (0/5 PASS)" in listing
+    assert len(listing) == len(samples.IDENTITIES) + len(matrix_run.results)
+    assert text.splitlines()[-1] == summarize(matrix_run).line
+
+
+def test_terminal_matrix_cells_coloured_only_when_asked(matrix_run: Run) -> None:
+    plain = terminal.render(matrix_run)
+    coloured = terminal.render(matrix_run, color=True)
+    assert "\x1b" not in plain
+    matrix_part = coloured.split("Matrix:")[1]
+    assert "\x1b[1;32mPASS 200" in matrix_part
+    assert "\x1b[1;31mFAIL 404" in matrix_part
+    assert coloured.splitlines()[-1].endswith(summarize(matrix_run).line)
 
 
 # --- curl -------------------------------------------------------------------------------
@@ -331,6 +613,32 @@ def test_curl_command(result: CheckResult, in_process: bool, command: str, argv:
     assert line == command
     assert "\n" not in line
     assert _shell_argv(line) == argv
+
+
+def test_curl_names_the_identity_in_a_comment(matrix_run: Run) -> None:
+    viewer = next(r for r in matrix_run.results if r.identity == "viewer" and r.verdict == "FAIL")
+    line = curl_command(matrix_run, viewer)
+    assert line == (
+        "curl -sS -i https://api.example.test/api/admin/users "
+        "-H 'Accept: application/json' -H 'Cookie: [REDACTED]'  # as viewer"
+    )
+    assert _shell_argv(line) == [
+        "-sS",
+        "-i",
+        "https://api.example.test/api/admin/users",
+        "-H",
+        "Accept: application/json",
+        "-H",
+        "Cookie: [REDACTED]",
+    ]
+    assert curl_command(matrix_run, viewer, label=False) == line.split("  #")[0]
+
+
+def test_curl_identity_comment_stays_on_one_line() -> None:
+    result = _result(identity="evil\nrm -rf /")
+    line = curl_command(samples.run([result]), result)
+    assert line.endswith("  # as evil?rm -rf /")
+    assert "\n" not in line
 
 
 def test_curl_for_a_skipped_check_reproduces_the_request_it_would_send(sample_run: Run) -> None:

@@ -58,10 +58,10 @@ def _terminal(run: Run) -> str:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("md", "report.md", _markdown, "Markdown sprint table: per-group tallies."),
-        Format("html", "report.html", _html, "Self-contained HTML: tiles, filters, failures."),
+        Format("md", "report.md", _markdown, "Markdown sprint tables: group tallies, the matrix."),
+        Format("html", "report.html", _html, "Self-contained HTML: tiles, filters, matrix."),
         Format("json", "run.json", _json, "The run itself (crawler.run/1), to re-render later."),
-        Format("terminal", None, _terminal, "Summary table, failures first, with curl lines."),
+        Format("terminal", None, _terminal, "Failures first with curl lines; the matrix."),
     )
 }
 

@@ -1,4 +1,4 @@
-"""The `html` report: one self-contained, offline page of tiles, filters and failure details."""
+"""The `html` report: one self-contained, offline page of tiles, filters, matrix, failures."""
 
 from __future__ import annotations
 
@@ -12,6 +12,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from crawler.reports import duration_text, ms_text, note_text, started_text
 from crawler.reports.curl import curl_command
+from crawler.reports.matrix import (
+    REAUTH_MARK,
+    REAUTH_NOTE,
+    Matrix,
+    build,
+    cell_text,
+    identity_line,
+    identity_tallies,
+    login_failures,
+    shows_identity,
+)
 from crawler.results import VERDICTS, CheckResult, Run, Verdict, group_label, tally
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,6 +38,21 @@ class Row:
     anchor: str | None
     curl: str | None
 
+    @property
+    def cell(self) -> str:
+        """The matrix cell: `PASS 200`, `FAIL 404 ↻`."""
+        return cell_text(self.result)
+
+    @property
+    def tooltip(self) -> str:
+        """The cell's title: `viewer: expected 200, got 403 · 4 ms`."""
+        parts = [f"{self.result.identity}: {self.result.reason or self.result.verdict}"]
+        if self.ms:
+            parts.append(f"{self.ms} ms")
+        if self.result.reauthenticated:
+            parts.append(REAUTH_NOTE)
+        return " · ".join(parts)
+
 
 @dataclass(frozen=True)
 class GroupTally:
@@ -34,6 +60,26 @@ class GroupTally:
     label: str
     counts: dict[Verdict, int]
     total: int
+    by_identity: str
+
+
+@dataclass(frozen=True)
+class IdentityTally:
+    name: str
+    kind: str
+    failure: str | None
+    counts: dict[Verdict, int]
+    total: int
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """A check across the identity columns: its rows (None where it did not run so)."""
+
+    group: str
+    first: CheckResult
+    expected: str
+    cells: list[Row | None]
 
 
 def render(run: Run) -> str:
@@ -41,14 +87,27 @@ def render(run: Run) -> str:
     results (manifest order), then the request, curl line and response of every FAIL
     and ERROR.
 
+    With several identities the table is the matrix: a row per check, a coloured cell
+    per identity (`data-verdict`, `data-identity`), filtered by verdict, group and
+    identity; tallies per identity come first, and every failure names its identity.
+    Identities that could not log in are shown at the top (`.login-failures`).
+
     The page loads nothing: CSS and JS are inline, and its Content-Security-Policy
     forbids every fetch and lets only the report's own script run (by hash). Everything
     from the target is escaped by jinja2's autoescape; the table reads fine without JS.
     """
     counts = tally(run.results)
-    rows = [_row(run, position, result) for position, result in enumerate(run.results)]
+    matrix = build(run)
+    label = shows_identity(run)
+    rows = [_row(run, position, result, label) for position, result in enumerate(run.results)]
     groups = [
-        GroupTally(group, group_label(group, results), dict(tally(results)), len(results))
+        GroupTally(
+            group,
+            group_label(group, results),
+            dict(tally(results)),
+            len(results),
+            identity_line(matrix.identities, results),
+        )
         for group, results in run.groups().items()
     ]
     return (
@@ -64,19 +123,55 @@ def render(run: Run) -> str:
             groups=groups,
             rows=rows,
             failures=[row for row in rows if row.anchor],
+            login_failures=login_failures(run),
+            show_identity=label,
+            matrix=_matrix(matrix, rows) if matrix.several else None,
+            identities=matrix.identities,
+            identity_tallies=_identity_tallies(run, matrix) if matrix.several else [],
+            reauth_mark=REAUTH_MARK,
+            reauth_note=REAUTH_NOTE,
         )
     )
 
 
-def _row(run: Run, position: int, result: CheckResult) -> Row:
+def _row(run: Run, position: int, result: CheckResult, label: bool) -> Row:
     failed = result.verdict in ("FAIL", "ERROR")
     return Row(
         result=result,
         ms=ms_text(result),
         note=note_text(result),
         anchor=f"failure-{position + 1}" if failed else None,
-        curl=curl_command(run, result) if failed else None,
+        curl=curl_command(run, result, label=label) if failed else None,
     )
+
+
+def _matrix(matrix: Matrix, rows: list[Row]) -> list[MatrixRow]:
+    return [
+        MatrixRow(
+            group=row.group,
+            first=row.first,
+            expected=matrix.expected(row),
+            cells=[None if cell is None else rows[cell.position] for cell in row.cells],
+        )
+        for row in matrix.rows
+    ]
+
+
+def _identity_tallies(run: Run, matrix: Matrix) -> list[IdentityTally]:
+    statuses = {status.name: status for status in run.identities}
+    tallies = []
+    for name, counts in identity_tallies(matrix.identities, run.results).items():
+        status = statuses.get(name)
+        tallies.append(
+            IdentityTally(
+                name=name,
+                kind=status.kind if status else "",
+                failure=status.failure if status else None,
+                counts=dict(counts),
+                total=sum(counts.values()),
+            )
+        )
+    return tallies
 
 
 def csp_hash(script: str) -> str:

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 
 from crawler.reports import duration_text, ms_text, note_text, started_text
-from crawler.results import VERDICTS, CheckResult, Run, group_label, tally
+from crawler.reports.matrix import (
+    REAUTH_MARK,
+    REAUTH_NOTE,
+    Matrix,
+    Row,
+    build,
+    cell_text,
+    identity_line,
+    identity_tallies,
+    login_failures,
+)
+from crawler.results import VERDICTS, CheckResult, Run, Verdict, group_label, tally
 
 # Characters that would end a table cell, start a link, raw HTML or inline code, or escape
 # (`>` is harmless once `<` is escaped, and "302 -> /login" reads better unescaped):
@@ -20,9 +33,15 @@ def render(run: Run) -> str:
     """The markdown report: title with the overall tally, target/date/duration, totals,
     per-group tallies, then one table per group (rows in manifest order).
 
+    With several identities the totals are followed by tallies per identity, and each
+    group's table is the matrix: a row per check, a column per identity, each cell the
+    verdict and status (`PASS 200`), then the group's failures with their identity.
+    Identities that could not log in are listed at the top with the reason.
+
     Text from the target or the manifest (paths, reasons, names) is escaped so it can
     neither break a table nor inject links or HTML.
     """
+    matrix = build(run)
     counts = tally(run.results)
     total = len(run.results)
     lines = [f"# {text(run.name)} verification ({counts['PASS']}/{total} PASS)", ""]
@@ -32,6 +51,7 @@ def render(run: Run) -> str:
             "these results are partial.",
             "",
         ]
+    lines += _login_failures(run)
     lines += [
         f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)} · "
         f"**Duration:** {duration_text(run)}",
@@ -40,16 +60,95 @@ def render(run: Run) -> str:
         f"| **Total** | **{total}** |",
         "",
     ]
+    if matrix.several:
+        per_identity = identity_tallies(matrix.identities, run.results)
+        lines += [*_tally_table("Identity", per_identity.items()), ""]
     groups = run.groups()
-    tallies = []
-    for group, results in groups.items():
-        group_counts = tally(results)
-        tallies.append((text(group), *(str(group_counts[v]) for v in VERDICTS), str(len(results))))
-    lines += [*_table(("Group", *VERDICTS, "Total"), tallies, range(1, len(VERDICTS) + 2)), ""]
+    lines += [*_tally_table("Group", ((g, tally(rs)) for g, rs in groups.items())), ""]
     for group, results in groups.items():
         lines += [f"## {text(group_label(group, results))}", ""]
-        lines += [*_table(_RESULT_COLUMNS, [_row(r) for r in results], range(5, 6)), ""]
+        if matrix.several:
+            lines += _matrix_section(run, matrix, matrix.groups()[group], results)
+        else:
+            lines += [*_table(_RESULT_COLUMNS, [_row(r) for r in results], range(5, 6)), ""]
     return "\n".join(lines)
+
+
+def _tally_table(label: str, counts: Iterable[tuple[str, Counter[Verdict]]]) -> list[str]:
+    rows = [
+        (text(name), *(str(c[v]) for v in VERDICTS), str(sum(c.values()))) for name, c in counts
+    ]
+    return _table((label, *VERDICTS, "Total"), rows, range(1, len(VERDICTS) + 2))
+
+
+def _login_failures(run: Run) -> list[str]:
+    failed = login_failures(run)
+    if not failed:
+        return []
+    lines = ["> **Could not log in:** the checks of these identities were not sent.", ">"]
+    for status in failed:
+        lines.append(
+            f"> - **{text(status.name)}** ({text(status.kind)}): {text(status.failure or '')}"
+        )
+    return [*lines, ""]
+
+
+def _matrix_section(
+    run: Run, matrix: Matrix, rows: list[Row], results: list[CheckResult]
+) -> list[str]:
+    """A group as a matrix: per-identity tallies, the table, then what did not pass."""
+    header = ("Method", "Path", "Expected", *(text(name) for name in matrix.identities))
+    table = [
+        (
+            row.first.method,
+            _check_cell(row.first),
+            text(matrix.expected(row)),
+            *("" if cell is None else text(cell_text(cell.result)) for cell in row.cells),
+        )
+        for row in rows
+    ]
+    lines = [
+        f"**By identity:** {text(identity_line(matrix.identities, results))}",
+        "",
+        *_table(header, table, range(0)),
+        "",
+    ]
+    if any(r.reauthenticated for r in results):
+        lines += [f"{REAUTH_MARK} {REAUTH_NOTE}.", ""]
+    failed = [r for r in results if r.verdict in ("FAIL", "ERROR")]
+    if failed:
+        lines += ["**Failures**", ""]
+        lines += [
+            f"- **{text(r.identity)}** · {text(cell_text(r))} · {_check_text(r)} — {text(r.reason)}"
+            for r in failed
+        ]
+        lines += [""]
+    # A SKIP because the identity could not log in is said once, at the top.
+    unexplained = set(matrix.identities) - {s.name for s in login_failures(run)}
+    skipped: dict[tuple[int, str], list[CheckResult]] = {}
+    for number, row in enumerate(rows):
+        for r in row.results:
+            if r.verdict == "SKIP" and r.identity in unexplained:
+                skipped.setdefault((number, r.reason), []).append(r)
+    if skipped:
+        lines += ["**Skipped**", ""]
+        for (_, reason), same in skipped.items():
+            names = ", ".join(text(r.identity) for r in same)
+            lines.append(f"- {_check_text(same[0])} as {names} — {text(reason)}")
+        lines += [""]
+    return lines
+
+
+def _check_cell(result: CheckResult) -> str:
+    """The path in code, then the check's name if it has one."""
+    path = code(result.path)
+    return f"{path} {text(result.name)}" if result.name else path
+
+
+def _check_text(result: CheckResult) -> str:
+    """`GET `/api/x` (name)` for a line of text."""
+    name = f" ({text(result.name)})" if result.name else ""
+    return f"{result.method} {code(result.path, in_table=False)}{name}"
 
 
 def _row(result: CheckResult) -> tuple[str, ...]:

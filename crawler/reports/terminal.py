@@ -7,10 +7,19 @@ import re
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from crawler.reports.curl import curl_command
+from crawler.reports.matrix import (
+    Matrix,
+    build,
+    cell_text,
+    identity_line,
+    login_failures,
+    shows_identity,
+)
 from crawler.results import CheckResult, Run, Verdict, failures_first, group_label, summarize
 
 STYLES: dict[Verdict, str] = {
@@ -29,17 +38,56 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     """The end-of-run summary as text, ANSI-coloured only when `color` is True.
 
     1. a table of every result that is not PASS, failures first (`failures_first`),
-       numbered; columns Verdict, Group, Check, Expected, Got, Reason;
+       numbered; columns Verdict, Group, Check, Expected, Got, Reason (and Identity when
+       the run has several);
     2. for each FAIL and ERROR, its `curl` reproduction under the same number;
-    3. per-group tallies (`Billing (17/17 PASS)`);
-    4. last, `summarize(run).line`.
+    3. with several identities, the matrix: a row per check, a column per identity,
+       cells such as `PASS 200`; when it is wider than `width`, the same cells listed
+       per identity instead;
+    4. per-group tallies (`Billing (17/17 PASS)`), and per identity;
+    5. the identities that could not log in, with the reason;
+    6. last, `summarize(run).line`.
 
-    Nothing from the target is read as rich markup, and control characters are shown
-    as `?`, so a response cannot restyle or drive the terminal.
+    The SKIPs of an identity that could not log in are left out of the first table: (5)
+    says why once. Nothing from the target is read as rich markup, and control
+    characters are shown as `?`, so a response cannot restyle or drive the terminal.
     """
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
+    console = _console(buffer, color=color, width=width)
+    matrix = build(run)
+    label = shows_identity(run)
+    if run.interrupted:
+        console.print(Text("Interrupted: these results are partial.", style="bold red"))
+    explained = {status.name for status in login_failures(run)}
+    shown = [
+        r
+        for r in failures_first(run.results)
+        if r.verdict != "PASS" and not (r.verdict == "SKIP" and r.identity in explained)
+    ]
+    if shown:
+        console.print(_table(shown, identity=matrix.several))
+        _print_curl_lines(console, run, shown, label=label)
+    elif not run.results:
+        console.print(Text("No checks were run."))
+    elif all(r.verdict == "PASS" for r in run.results):
+        console.print(Text(f"All {len(run.results)} checks passed.", style=STYLES["PASS"]))
+    if matrix.several:
+        if shown:
+            console.print()
+        _print_matrix(console, matrix, width, color=color)
+    _print_tallies(console, run, width)
+    if matrix.several:
+        line = identity_line(matrix.identities, run.results)
+        console.print(_plain(f"By identity: {line}"))
+    _print_login_failures(console, run)
+    console.print(_plain(summarize(run).line), soft_wrap=True)
+    # Rich pads every cell to the column width; trailing blanks only make diffs noisy.
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _console(file: io.StringIO, *, color: bool, width: int) -> Console:
+    return Console(
+        file=file,
         force_terminal=color,
         no_color=not color,
         color_system="standard" if color else None,
@@ -49,35 +97,27 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
         emoji=False,
         legacy_windows=False,
     )
-    if run.interrupted:
-        console.print(Text("Interrupted: these results are partial.", style="bold red"))
-    shown = [r for r in failures_first(run.results) if r.verdict != "PASS"]
-    if shown:
-        console.print(_table(shown))
-        _print_curl_lines(console, run, shown)
-    elif run.results:
-        console.print(Text(f"All {len(run.results)} checks passed.", style=STYLES["PASS"]))
-    else:
-        console.print(Text("No checks were run."))
-    _print_tallies(console, run, width)
-    console.print(_plain(summarize(run).line), soft_wrap=True)
-    # Rich pads every cell to the column width; trailing blanks only make diffs noisy.
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
-def _table(results: list[CheckResult]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+def _table(results: list[CheckResult], *, identity: bool) -> Table:
+    # A minimum width that the columns cannot all get makes rich crop the table's right
+    # edge; with the Identity column there is no room for them at 80 columns.
+    least = None if identity else 12
+    table = _plain_table()
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Verdict", no_wrap=True)
+    if identity:
+        table.add_column("Identity", overflow="fold", max_width=14)
     table.add_column("Group", overflow="fold", max_width=20)
-    table.add_column("Check", overflow="fold", min_width=12)
+    table.add_column("Check", overflow="fold", min_width=least)
     table.add_column("Expected", overflow="fold", max_width=12)
     table.add_column("Got", overflow="fold", max_width=16)
-    table.add_column("Reason", overflow="fold", min_width=12)
+    table.add_column("Reason", overflow="fold", min_width=least)
     for number, result in enumerate(results, 1):
         table.add_row(
             Text(str(number)),
             Text(result.verdict, style=STYLES[result.verdict]),
+            *([_plain(result.identity)] if identity else []),
             _plain(result.group),
             _plain(result.title),
             _plain(result.expect),
@@ -87,7 +127,11 @@ def _table(results: list[CheckResult]) -> Table:
     return table
 
 
-def _print_curl_lines(console: Console, run: Run, shown: list[CheckResult]) -> None:
+def _plain_table() -> Table:
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def _print_curl_lines(console: Console, run: Run, shown: list[CheckResult], *, label: bool) -> None:
     failed = [(n, r) for n, r in enumerate(shown, 1) if r.verdict in ("FAIL", "ERROR")]
     if not failed:
         return
@@ -95,8 +139,67 @@ def _print_curl_lines(console: Console, run: Run, shown: list[CheckResult]) -> N
     console.print(Text("Reproduce:", style="bold"))
     for number, result in failed:
         # soft_wrap: one physical line, so it copies and pastes as one command.
-        console.print(_plain(f"{number:>3}  {curl_command(run, result)}"), soft_wrap=True)
+        line = curl_command(run, result, label=label)
+        console.print(_plain(f"{number:>3}  {line}"), soft_wrap=True)
     console.print()
+
+
+# Below these widths the check and group columns of the matrix would be folded to slivers.
+_CHECK_MIN = 16
+_GROUP_MIN = 8
+
+
+def _print_matrix(console: Console, matrix: Matrix, width: int, *, color: bool) -> None:
+    """The matrix as a table, or listed per identity when its cells cannot fit `width`."""
+    table = _matrix_table(matrix)
+    # The width it needs with nothing folded, less what folding group and check may save.
+    scratch = io.StringIO()
+    _console(scratch, color=False, width=10_000).print(table)
+    widest = max((len(line.rstrip()) for line in scratch.getvalue().splitlines()), default=0)
+    groups = [_plain(row.group).cell_len for row in matrix.rows] + [len("Group")]
+    checks = [_plain(row.first.title).cell_len for row in matrix.rows] + [len("Check")]
+    foldable = max(0, max(groups) - _GROUP_MIN) + max(0, max(checks) - _CHECK_MIN)
+    console.print(Text("Matrix:", style="bold"))
+    if widest - foldable <= width:
+        console.print(table)
+    else:
+        _print_per_identity(console, matrix)
+    console.print()
+
+
+def _matrix_table(matrix: Matrix) -> Table:
+    table = _plain_table()
+    table.add_column("Group", overflow="fold", min_width=_GROUP_MIN)
+    table.add_column("Check", overflow="fold", min_width=_CHECK_MIN)
+    for name in matrix.identities:
+        table.add_column(_plain(name), no_wrap=True)
+    for row in matrix.rows:
+        table.add_row(
+            _plain(row.group),
+            _plain(row.first.title),
+            *(Text("") if cell is None else _cell(cell.result) for cell in row.cells),
+        )
+    return table
+
+
+def _print_per_identity(console: Console, matrix: Matrix) -> None:
+    """The matrix transposed into lines: under each identity, its cells in manifest order."""
+    cells = [cell.result for row in matrix.rows for cell in row.cells if cell is not None]
+    pad = max((len(cell_text(result)) for result in cells), default=0)
+    for number, name in enumerate(matrix.identities):
+        results = [row.cells[number] for row in matrix.rows]
+        mine = [cell.result for cell in results if cell is not None]
+        passed = sum(1 for r in mine if r.verdict == "PASS")
+        console.print(_plain(f"as {name} ({passed}/{len(mine)} PASS)"), style="bold")
+        for result in mine:
+            line = _cell(result)
+            line.append(" " * (pad - len(cell_text(result))))
+            line.append_text(_plain(f"  {result.group} · {result.title}"))
+            console.print(Padding(line, (0, 0, 0, 2)))
+
+
+def _cell(result: CheckResult) -> Text:
+    return Text(cell_text(result), style=STYLES[result.verdict])
 
 
 def _print_tallies(console: Console, run: Run, width: int) -> None:
@@ -109,6 +212,17 @@ def _print_tallies(console: Console, run: Run, width: int) -> None:
         line = f"{line}   {label}" if line else label
     if line:
         console.print(_plain(line), soft_wrap=True)
+
+
+def _print_login_failures(console: Console, run: Run) -> None:
+    failed = login_failures(run)
+    if not failed:
+        return
+    console.print(Text("Could not log in (their checks were not sent):", style="bold red"))
+    for status in failed:
+        console.print(
+            Padding(_plain(f"{status.name} ({status.kind}): {status.failure}"), (0, 0, 0, 2))
+        )
 
 
 def _plain(value: str) -> Text:
