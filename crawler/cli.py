@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -24,7 +21,7 @@ from crawler.errors import CrawlerError, UsageError
 from crawler.reports import FILE_FORMATS, FORMATS
 
 if TYPE_CHECKING:
-    from crawler.engine import Settings, Target
+    from crawler.engine import Target
     from crawler.manifest import Manifest, PlannedCheck
     from crawler.results import CheckResult, Run
 
@@ -107,6 +104,12 @@ def cli() -> None:
     show_default=True,
     help="HTTP transport for live targets.",
 )
+@click.option(
+    "--inventory",
+    metavar="FILE|URL",
+    help="The backend's routes, to diagnose 404s: an OpenAPI/Swagger document or a route list "
+    "[default: the manifest's inventory, plus the routes that answered].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; only the summary.")
 def run(
     manifest: Path,
@@ -118,9 +121,11 @@ def run(
     timeout: float | None,
     allow_mutations: bool,
     transport: str,
+    inventory: str | None,
     quiet: bool,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
+    from crawler import runner
     from crawler.engine import Settings
 
     chosen = _formats(formats)
@@ -134,7 +139,19 @@ def run(
             allow_mutations=allow_mutations,
             transport="httpx" if transport == "httpx" else "aiohttp",
         )
-        run_ = _crawl(loaded, str(manifest), target, settings, quiet=quiet)
+        place = runner.inventory_place(loaded, manifest, inventory)
+        progress = _Progress(loaded.planned(settings.timeout), quiet)
+        observer = runner.Observer(
+            on_result=progress.advance,
+            on_login_failure=lambda name, why: click.echo(
+                f"identity {name} could not log in: {why}", err=True
+            ),
+            on_warning=lambda message: click.echo(f"warning: {message}", err=True),
+        )
+        with progress:
+            run_ = runner.execute(
+                loaded, manifest, target, settings, place=place, observer=observer
+            )
     except CrawlerError as error:
         _fail(error)
     sys.exit(_finish(run_, out, chosen))
@@ -166,89 +183,6 @@ def _target(loaded: Manifest, base_url: str | None, app_ref: str | None) -> Targ
     if loaded.app or loaded.base_url:
         return Target(base_url=loaded.base_url, app=loaded.app)
     raise UsageError("No target: set base_url or app in the manifest, or pass --base-url or --app.")
-
-
-def _crawl(
-    loaded: Manifest, manifest_path: str, target: Target, settings: Settings, *, quiet: bool
-) -> Run:
-    import anyio
-
-    from crawler import engine
-    from crawler.redact import Redactor
-    from crawler.results import IdentityStatus, Run, RunSettings
-
-    checks = loaded.planned(settings.timeout)
-    redactor = Redactor([*loaded.secrets, *target.secrets])
-    done: dict[int, CheckResult] = {}
-    show = _progress(checks, quiet)
-
-    def on_result(index: int, result: CheckResult) -> None:
-        done[index] = result
-        show.advance(result)
-
-    terminated = False
-
-    used = {planned.identity for planned in checks}
-    identities = {name: i for name, i in loaded.identities.items() if name in used}
-    statuses: dict[str, IdentityStatus] = {}
-
-    async def main() -> None:
-        # The sessions first, outside the task group, so a bad target raises its own error.
-        async with (
-            engine.open_sessions(target, settings, identities, redactor) as sessions,
-            anyio.create_task_group() as tasks,
-        ):
-            for name, session in sessions.items():
-                statuses[name] = IdentityStatus(
-                    name=name,
-                    kind=session.identity.kind,
-                    failure=session.failure,
-                    unreachable=session.failure_error is not None,
-                )
-                if session.failure:
-                    click.echo(f"identity {name} could not log in: {session.failure}", err=True)
-            tasks.start_soon(watch_sigterm, tasks.cancel_scope)
-            await engine.crawl(checks, sessions, settings, redactor=redactor, on_result=on_result)
-            tasks.cancel_scope.cancel()  # done: stop watching
-
-    async def watch_sigterm(scope: anyio.CancelScope) -> None:
-        # CI cancels a job with SIGTERM: stop like Ctrl-C, so the partial reports are written.
-        nonlocal terminated
-        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
-            async for _ in signals:
-                terminated = True
-                scope.cancel()
-                return
-
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    interrupted = False
-    with show:
-        try:
-            anyio.run(main)
-        except KeyboardInterrupt:
-            interrupted = True
-    interrupted = interrupted or terminated
-    results = engine.fill_unsent(
-        checks, done, target, "not finished: the run was interrupted", redactor
-    )
-    return Run(
-        name=loaded.name,
-        manifest=manifest_path,
-        target=redactor.url(target.label),
-        in_process=target.in_process,
-        started_at=started.replace(microsecond=0),
-        duration_s=round(time.perf_counter() - clock, 3),
-        interrupted=interrupted,
-        settings=RunSettings(
-            concurrency=settings.concurrency,
-            timeout=settings.timeout,
-            allow_mutations=settings.allow_mutations,
-            transport="in-process" if target.in_process else settings.transport,
-        ),
-        identities=tuple(statuses.values()) if loaded.identities else (),
-        results=tuple(results),
-    )
 
 
 class _Progress:
@@ -315,10 +249,6 @@ class _Progress:
 
         if isinstance(self._live, Progress):
             self._live.stop()
-
-
-def _progress(checks: list[PlannedCheck], quiet: bool) -> _Progress:
-    return _Progress(checks, quiet)
 
 
 def _finish(run_: Run, out: Path, formats: list[str]) -> int:

@@ -564,6 +564,31 @@ async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, int, b
     return b"".join(chunks), size, False
 
 
+# --- documents ----------------------------------------------------------------------------------
+
+# An OpenAPI document larger than this is not a document we should be reading.
+DOCUMENT_CAP = 16 * 1024 * 1024
+
+
+async def fetch_text(
+    client: httpx.AsyncClient, location: str, timeout: float = 30.0
+) -> tuple[str | None, str | None]:
+    """GET a document (a path on the target or a URL): `(text, None)` or `(None, problem)`."""
+    try:
+        with anyio.fail_after(timeout):
+            async with client.stream("GET", location) as response:
+                body, _, truncated = await read_capped(response, DOCUMENT_CAP)
+    except TimeoutError:
+        return None, f"no answer within {timeout:g} s"
+    except Exception as exc:  # a transport failure is a reason, not a crash
+        return None, describe_error(exc, timeout)[1]
+    if response.status_code != 200:
+        return None, f"answered {response.status_code}"
+    if truncated:
+        return None, f"larger than {DOCUMENT_CAP // (1024 * 1024)} MiB"
+    return body.decode(response.encoding or "utf-8", errors="replace"), None
+
+
 # --- naming failures -----------------------------------------------------------------------
 
 
@@ -613,6 +638,8 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
         return "too_many_redirects", "too many redirects"
     if isinstance(exc, httpx.HTTPError | OSError) or type(exc).__module__.startswith("aiohttp"):
         return "other", f"{type(exc).__name__}: {_first_line(exc)}"
+    if isinstance(exc, auth.LoginFailed):  # an OAuth2 token refresh mid-crawl was refused
+        return "other", f"token refresh failed: {_first_line(exc)}"
     return "app_error", f"the app raised {type(exc).__name__}: {_first_line(exc)}"
 
 

@@ -43,7 +43,7 @@ from pydantic import (
 )
 
 from crawler.errors import ManifestError, ManifestIssue
-from crawler.redact import SECRET_ENV_NAME
+from crawler.redact import SECRET_ENV_NAME, is_secret_name
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
@@ -173,8 +173,9 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
         if not _HEADER_NAME.match(name):
             raise ValueError(f"{json.dumps(name)} is not a header name (letters, digits, '-')")
         if not value.isascii() or any(c in value for c in "\r\n\0"):
+            shown = "its value" if is_secret_name(name) else json.dumps(value)  # no credentials
             raise ValueError(
-                f"header {name}: {json.dumps(value)} has a character HTTP does not allow "
+                f"header {name}: {shown} has a character HTTP does not allow "
                 "(non-ASCII or a line break); percent-encode it or leave it out"
             )
     return headers
@@ -462,6 +463,25 @@ class Group(BaseModel):
         return {"checks": data} if isinstance(data, list) else data
 
 
+class InventorySource(BaseModel):
+    """Where the backend's route inventory comes from, for diagnosing 404s.
+
+    `openapi`: a path on the target (`/openapi.json`), an http(s) URL, or a file (relative to
+    the manifest); `routes`: a route-list file (one `GET /api/users/{id}` per line).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    openapi: str | None = None
+    routes: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InventorySource:
+        if (self.openapi is None) == (self.routes is None):
+            raise ValueError("an inventory takes one of openapi or routes")
+        return self
+
+
 class Defaults(BaseModel):
     """Settings applied to every check unless the check or the command line overrides them."""
 
@@ -487,6 +507,9 @@ class Manifest(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     identities: dict[str, Identity] = Field(
         default_factory=dict, description="Who checks are sent as; none means anonymous only."
+    )
+    inventory: InventorySource | None = Field(
+        default=None, description="The backend's routes, to diagnose 404s against."
     )
     groups: dict[str, Group] = Field(min_length=1)
 
@@ -880,6 +903,18 @@ def _model_at(path: Path_) -> type[BaseModel]:
     return Manifest
 
 
+# Identity fields whose values are credentials: never repeated in an error message.
+_CREDENTIAL_FIELDS = frozenset({"token", "password", "value", "client_secret", "cookies"})
+
+
+def _credential_at(path: Path_) -> bool:
+    """Whether the value at `path` may be a credential (`identities.x.password`,
+    `...form.password`, `headers.Authorization`)."""
+    if path[:1] == ("identities",) and path[2:3] and path[2] in _CREDENTIAL_FIELDS:
+        return True
+    return bool(path) and isinstance(path[-1], str) and is_secret_name(path[-1])
+
+
 def _message(error: Any, path: Path_) -> str:
     kind = error["type"]
     if kind == "value_error":
@@ -894,6 +929,8 @@ def _message(error: Any, path: Path_) -> str:
         allowed = ", ".join(f.alias or n for n, f in model.model_fields.items())
         return f"unknown field; allowed here: {allowed}"
     shown = json.dumps(error.get("input"), default=str)
+    if _credential_at(path):
+        shown = "the value (not shown: a credential)"
     if kind == "literal_error" and path == ("version",):
         return f"{shown} is not a supported version; use version: 1"
     if kind == "literal_error" and path[-1:] == ("method",):

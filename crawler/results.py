@@ -84,6 +84,32 @@ class NotSent(BaseModel):
 Observation = Annotated[Response | TransportError | NotSent, Field(discriminator="kind")]
 
 
+Cause = Literal[
+    "wrong_method",
+    "trailing_slash",
+    "resource_not_found",
+    "prefix_skew",
+    "no_list_handler",
+    "extra_segment",
+    "missing_segment",
+    "param_shape",
+    "renamed",
+    "near_miss",
+    "module_missing",
+    "unknown",
+]
+
+
+class Diagnosis(BaseModel):
+    """Why a route answered 404/405: a cause, a human detail, and routes that do exist."""
+
+    model_config = _frozen
+
+    cause: Cause
+    detail: str
+    suggestions: tuple[str, ...] = ()
+
+
 class RequestInfo(BaseModel):
     """What was (or would have been) sent, with secrets already redacted."""
 
@@ -115,6 +141,9 @@ class CheckResult(BaseModel):
     reason: str = Field(description="Why the verdict: 'expected 200, got 404'; '' for PASS.")
     reauthenticated: bool = Field(
         default=False, description="The session had expired: logged in again and retried."
+    )
+    diagnosis: Diagnosis | None = Field(
+        default=None, description="For a 404/405 where a route was expected: why."
     )
 
     @property
@@ -181,6 +210,9 @@ class Run(BaseModel):
     interrupted: bool = False
     settings: RunSettings
     identities: tuple[IdentityStatus, ...] = ()
+    inventory: str | None = Field(
+        default=None, description="Where the route inventory for diagnoses came from."
+    )
     results: tuple[CheckResult, ...]
 
     def groups(self) -> dict[str, list[CheckResult]]:
