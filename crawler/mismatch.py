@@ -47,8 +47,10 @@ class Call:
 Rule = Callable[[Call, Inventory], Diagnosis | None]
 
 
-def _routes(method: str, templates: Iterable[str]) -> tuple[str, ...]:
-    return tuple(f"{method} {t}" for t in list(dict.fromkeys(templates))[:MAX_SUGGESTIONS])
+def _routes(inventory: Inventory, method: str, templates: Iterable[str]) -> tuple[str, ...]:
+    """Suggested routes as the backend writes them: `GET /api/recordings/{id}`."""
+    unique = list(dict.fromkeys(templates))[:MAX_SUGGESTIONS]
+    return tuple(f"{method} {inventory.shown(t)}" for t in unique)
 
 
 def _served(inventory: Inventory, method: str, templates: Iterable[str]) -> list[str]:
@@ -142,8 +144,8 @@ def prefix_skew(call: Call, inventory: Inventory) -> Diagnosis | None:
         return None
     return Diagnosis(
         cause="prefix_skew",
-        detail=f"prefix or version skew: served as {found[0]}",
-        suggestions=_routes(call.method, found),
+        detail=f"prefix or version skew: served as {inventory.shown(found[0])}",
+        suggestions=_routes(inventory, call.method, found),
     )
 
 
@@ -152,10 +154,11 @@ def no_list_handler(call: Call, inventory: Inventory) -> Diagnosis | None:
     item = call.template.rstrip("/") + "/" + PARAM
     if call.method != "GET" or not _served(inventory, "GET", [item]):
         return None
+    shown = _shown_serving(inventory, "GET", item)
     return Diagnosis(
         cause="no_list_handler",
-        detail=f"no list handler: only GET {item} exists",
-        suggestions=(f"GET {item}",),
+        detail=f"no list handler: only GET {shown} exists",
+        suggestions=(f"GET {shown}",),
     )
 
 
@@ -170,7 +173,7 @@ def extra_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
     return Diagnosis(
         cause="extra_segment",
         detail=f"path mismatch: extra segment '{parts[-1]}'",
-        suggestions=(f"{call.method} {parent}",),
+        suggestions=(f"{call.method} {_shown_serving(inventory, call.method, parent)}",),
     )
 
 
@@ -192,7 +195,7 @@ def missing_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
     return Diagnosis(
         cause="missing_segment",
         detail="path mismatch: missing segment",
-        suggestions=_routes(call.method, found),
+        suggestions=_routes(inventory, call.method, found),
     )
 
 
@@ -213,7 +216,7 @@ def param_shape(call: Call, inventory: Inventory) -> Diagnosis | None:
     return Diagnosis(
         cause="param_shape",
         detail="literal vs parameter: the backend has a fixed segment where a value was sent",
-        suggestions=_routes(call.method, found),
+        suggestions=_routes(inventory, call.method, found),
     )
 
 
@@ -225,8 +228,8 @@ def renamed(call: Call, inventory: Inventory) -> Diagnosis | None:
         return None
     return Diagnosis(
         cause="renamed",
-        detail=f"mounted under another name: {found[0]}",
-        suggestions=_routes(call.method, found),
+        detail=f"mounted under another name: {inventory.shown(found[0])}",
+        suggestions=_routes(inventory, call.method, found),
     )
 
 
@@ -237,8 +240,8 @@ def near_miss(call: Call, inventory: Inventory) -> Diagnosis | None:
         return None
     return Diagnosis(
         cause="near_miss",
-        detail=f"near-miss spelling: did you mean {found[0]}?",
-        suggestions=_routes(call.method, found),
+        detail=f"near-miss spelling: did you mean {inventory.shown(found[0])}?",
+        suggestions=_routes(inventory, call.method, found),
     )
 
 
@@ -285,6 +288,14 @@ def diagnose(call: Call, inventory: Inventory) -> Diagnosis:
 
 
 # --- segment comparisons ------------------------------------------------------------------------
+
+
+def _shown_serving(inventory: Inventory, method: str, path: str) -> str:
+    """How the backend writes the route that serves `path` (the path itself if none)."""
+    for route in inventory.serving(method, path):
+        if _strict_fit(route.segments, segments(path)):
+            return inventory.shown(route.template)
+    return path
 
 
 def _strict_fit(want: tuple[str, ...], have: tuple[str, ...]) -> bool:

@@ -62,11 +62,14 @@ class Route:
     template: str
     # Whether the backend spells it with a trailing slash (normalised away in `template`).
     slash: bool = field(default=False, compare=False)
+    # The path as the backend writes it (`/api/users/{id}`), for showing to people.
+    shown: str = field(default="", compare=False)
 
     @classmethod
     def of(cls, method: str, path: str) -> Route:
         bare = path.split("?", 1)[0]
-        return cls(method.upper(), normalise(bare), len(bare) > 1 and bare.endswith("/"))
+        slash = len(bare) > 1 and bare.endswith("/")
+        return cls(method.upper(), normalise(bare), slash, bare.rstrip("/") or "/")
 
     @classmethod
     def parse(cls, line: str) -> Route:
@@ -111,9 +114,17 @@ class Inventory:
     source: str = ""
     _by_template: dict[str, set[str]] = field(default_factory=dict, compare=False, repr=False)
 
+    _shown: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
     def __post_init__(self) -> None:
         for route in self.routes:
             self._by_template.setdefault(route.template, set()).add(route.method)
+            if route.shown and _readable(route.shown):
+                self._shown.setdefault(route.template, route.shown)
+
+    def shown(self, template: str) -> str:
+        """How the backend writes a template (`/api/users/{id}`), else the template itself."""
+        return self._shown.get(template, template)
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -140,6 +151,15 @@ class Inventory:
         seen = dict.fromkeys((*self.routes, *other.routes))
         sources = " + ".join(s for s in (self.source, other.source) if s)
         return Inventory(tuple(seen), sources)
+
+
+def _readable(path: str) -> bool:
+    # OpenAPI-style {name} parameters read best; `:id`, `<int:id>` and `[id]` are shown as {}.
+    return all(
+        not _PARAM_SEGMENT.match(s) or (s.startswith("{") and s.endswith("}"))
+        for s in path.split("/")
+        if s
+    )
 
 
 def from_route_list(text: str, source: str = "route list") -> Inventory:
