@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from http.cookiejar import Cookie
 from typing import Any
 
 import anyio
@@ -256,6 +257,7 @@ class Session:
     failure_error: ErrorCode | None = None  # set when the login got no HTTP answer at all
     generation: int = 0
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _login_cookies: list[Cookie] = field(default_factory=list)
 
     @property
     def can_relogin(self) -> bool:
@@ -274,6 +276,7 @@ class Session:
             elif isinstance(self.client.auth, ClientCredentials):
                 await self.client.auth.ensure_token(self.client)
             self.failure = self.failure_error = None
+            self._login_cookies = list(self.client.cookies.jar)
         except LoginFailed as failed:
             self.failure = self.redactor.text(str(failed))
             self.failure_error = failed.error
@@ -287,7 +290,18 @@ class Session:
         async with self._lock:
             if self.generation == seen_generation:
                 await self.login()
+            else:
+                self._restore_login_cookies()
         return self.failure is None
+
+    def _restore_login_cookies(self) -> None:
+        # A late answer to a request sent with the old session may have deleted the new
+        # session's cookie (servers clear a dead session's cookie on 401): put it back.
+        jar = self.client.cookies.jar
+        present = {(cookie.domain, cookie.path, cookie.name) for cookie in jar}
+        for cookie in self._login_cookies:
+            if (cookie.domain, cookie.path, cookie.name) not in present:
+                jar.set_cookie(cookie)
 
     def _apply_static(self) -> None:
         identity = self.identity
