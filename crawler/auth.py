@@ -28,6 +28,12 @@ from crawler.results import ErrorCode
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+# Re-logins (after 401s) per identity per run, beyond its first login; then 401s are answers.
+MAX_RELOGINS = 3
+# Cookie values set by a login answer at least this long are treated as session secrets.
+SESSION_COOKIE_MIN = 8
+
+
 class MissingCapture(Exception):
     """A `{name}` placeholder whose value no login captured."""
 
@@ -143,6 +149,7 @@ class ClientCredentials(httpx.Auth):
         self._redactor = redactor
         self._token: str | None = None
         self._expires_at = 0.0
+        self._lifetime = 0.0
         self._lock = anyio.Lock()
         self.fetches = 0
 
@@ -150,7 +157,9 @@ class ClientCredentials(httpx.Auth):
         return f"ClientCredentials(client_id={self._identity.client_id!r}, <secret hidden>)"
 
     def _fresh(self) -> bool:
-        return self._token is not None and time.monotonic() < self._expires_at - self.MARGIN_S
+        # A short-lived token (expires_in 20) is refreshed at half its life, not every time.
+        margin = min(self.MARGIN_S, self._lifetime / 2)
+        return self._token is not None and time.monotonic() < self._expires_at - margin
 
     def _token_request(self) -> httpx.Request:
         identity = self._identity
@@ -178,6 +187,7 @@ class ClientCredentials(httpx.Auth):
         self._token = token
         expires_in = payload.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        self._lifetime = lifetime
         self._expires_at = time.monotonic() + lifetime
         self.fetches += 1
 
@@ -261,7 +271,13 @@ class Session:
 
     @property
     def can_relogin(self) -> bool:
-        return self.identity.kind == "login" and self.failure is None
+        # Bounded: a route that keeps answering 401 to this user must not cause a login per
+        # check (against production that is an account lockout waiting to happen).
+        return (
+            self.identity.kind == "login"
+            and self.failure is None
+            and self.generation <= MAX_RELOGINS
+        )
 
     async def login(self) -> None:
         """Log in (steps, or an OAuth2 token); on failure record why instead of raising."""
@@ -352,7 +368,12 @@ async def run_steps(
             code, reason = describe_error(exc, client.timeout.read or 10.0)
             raise LoginFailed(f"{where}: no answer ({reason})", code) from None
         # The cookies a login is answered with are its session: hidden in every output.
-        redactor.add(cookie.value for cookie in response.cookies.jar if cookie.value)
+        # Short values (`consent=true`) are not credentials and would mask common words.
+        redactor.add(
+            cookie.value
+            for cookie in response.cookies.jar
+            if cookie.value and len(cookie.value) >= SESSION_COOKIE_MIN
+        )
         if not step.expect.matches(response.status_code):
             excerpt = redactor.text(response.text[:300].strip())
             raise LoginFailed(

@@ -181,7 +181,18 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-HeaderMap = Annotated[dict[str, str], AfterValidator(_check_headers)]
+def _numbers_as_text(value: object) -> object:
+    # YAML reads `password: 123456` or `X-Count: 5` as numbers; they are text on the wire.
+    if isinstance(value, dict):
+        return {k: _numbers_as_text(v) for k, v in value.items()}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+HeaderMap = Annotated[
+    dict[str, str], BeforeValidator(_numbers_as_text), AfterValidator(_check_headers)
+]
 
 _SHORTHAND = re.compile(
     r"^\s*(?:(?P<method>[A-Za-z]+)\s+)?(?P<path>\S+?)\s*(?:->\s*(?P<expect>\S+))?\s*$"
@@ -406,10 +417,21 @@ class Identity(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _user_alias(cls, data: object) -> object:
-        if isinstance(data, dict) and "user" in data and "username" not in data:
+        if not isinstance(data, dict):
+            return data
+        if "user" in data and "username" not in data:
             data = {**data, "username": data["user"]}
             del data["user"]
-        return data
+        credentials = (
+            "token",
+            "username",
+            "password",
+            "value",
+            "client_id",
+            "client_secret",
+            "cookies",
+        )
+        return {k: _numbers_as_text(v) if k in credentials else v for k, v in data.items()}
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Identity:

@@ -207,10 +207,10 @@ LOGIN = "  api:\n    kind: login\n    steps:\n      - {step}"
 @pytest.mark.parametrize(
     ("identity", "field"),
     [
-        ("  api: {kind: basic, user: u, password: 987654321}", "identities.api.password"),
+        ("  api: {kind: basic, user: u, password: [987654321]}", "identities.api.password"),
         ("  api: {kind: bearer, token: [tok-987654321]}", "identities.api.token"),
         ("  api: {kind: api_key, name: k, value: {v: 987654321}}", "identities.api.value"),
-        ("  api: {kind: anonymous, cookies: {sid: 987654321}}", "identities.api.cookies.sid"),
+        ("  api: {kind: anonymous, cookies: {sid: [987654321]}}", "identities.api.cookies.sid"),
         (
             LOGIN.format(step="{path: /x, form: {password: [987654321]}}"),
             "identities.api.steps[0].form.password",
@@ -453,7 +453,8 @@ async def test_a_401_with_a_fresh_token_is_not_refreshed_forever() -> None:
     assert auth.fetches == 2  # the first token, one refresh, then the 401 is the answer
 
 
-@pytest.mark.parametrize(("expires_in", "fetches"), [(3600, 1), (None, 1), (10, 3), (0, 3)])
+# Refreshed 30 s before expiry, or at half its life when it lives less than a minute.
+@pytest.mark.parametrize(("expires_in", "fetches"), [(3600, 1), (None, 1), (10, 1), (0, 3)])
 @pytest.mark.anyio
 async def test_a_token_inside_the_refresh_margin_is_refreshed_before_use(
     expires_in: int | None, fetches: int
@@ -520,3 +521,14 @@ def test_client_credentials_repr_hides_the_secret() -> None:
     auth = ClientCredentials(machine(client_secret="very-secret-value"), Redactor())
     assert "very-secret-value" not in repr(auth)
     assert "machine" in repr(auth)
+
+
+def test_numbers_in_credentials_and_headers_are_text() -> None:
+    """YAML reads `password: 123456` as a number; on the wire it is text, so accept it."""
+    loaded = load(
+        "  api: {kind: basic, user: 42, password: 123456, cookies: {sid: 987}, "
+        "headers: {X-Count: 5}}"
+    )
+    identity = loaded.identities["api"]
+    assert (identity.username, identity.password) == ("42", "123456")
+    assert identity.cookies == {"sid": "987"} and identity.headers == {"X-Count": "5"}

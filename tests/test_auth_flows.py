@@ -26,7 +26,7 @@ from auth_servers import (
 from click.testing import CliRunner
 from servers import closed_port, serve
 
-from crawler import engine, manifest
+from crawler import auth, engine, manifest
 from crawler.cli import cli
 from crawler.redact import Redactor
 from crawler.results import CheckResult, Response, load_run
@@ -528,6 +528,18 @@ async def test_a_401_that_persists_after_logging_in_again_fails() -> None:
     assert app.logins == 2
 
 
+@pytest.mark.anyio
+async def test_a_route_that_always_answers_401_cannot_cause_a_login_storm() -> None:
+    """Ten checks of a route that rejects the user: logins stop at the cap, all FAIL."""
+    app = NextAuthApp()
+    with serve(app) as url:
+        checks = ADMIN_ONLY + "    - GET /api/step-up -> 200\n" * 10
+        outcome = await crawl(checks, url, concurrency=1)  # one at a time: no single flight
+    assert [r.verdict for r in outcome.results] == ["FAIL"] * 10
+    assert app.logins == auth.MAX_RELOGINS + 1  # the first login, then the capped re-logins
+    assert sum(r.reauthenticated for r in outcome.results) == auth.MAX_RELOGINS
+
+
 # --- Django-style ------------------------------------------------------------------------------
 
 DJANGO = """
@@ -736,8 +748,9 @@ async def test_a_used_up_oauth_token_is_refreshed() -> None:
 
 @pytest.mark.anyio
 async def test_a_token_about_to_expire_is_refreshed_before_use() -> None:
-    # 10 s is inside the refresh margin: each use fetches a fresh token; none is refused.
-    app = OAuthApp(expires_in=10)
+    # A token that expires at once is past its refresh point at every use: each use fetches
+    # a fresh one, and none is refused. (A 10 s token would be reused for 5 s.)
+    app = OAuthApp(expires_in=0)
     with serve(app) as url:
         outcome = await crawl(machine_checks(3), url, concurrency=1)
     assert [r.verdict for r in outcome.results] == ["PASS"] * 3
