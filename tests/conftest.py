@@ -24,3 +24,9 @@ def all_pass_run() -> Run:
 def matrix_run() -> Run:
     """Run as admin, viewer and anonymous; ops could not log in; one re-authenticated cell."""
     return samples.matrix_run()
+
+
+@pytest.fixture
+def mismatch_run() -> Run:
+    """404/405 mismatches as admin and viewer: three modules, /api/billing missing entirely."""
+    return samples.mismatch_run()

@@ -7,6 +7,7 @@ from typing import Any
 
 from crawler.results import (
     CheckResult,
+    Diagnosis,
     IdentityStatus,
     NotSent,
     Observation,
@@ -74,6 +75,7 @@ def result(
     content_type: str | None = None,
     identity: str = "anonymous",
     reauthenticated: bool = False,
+    diagnosis: Diagnosis | None = None,
 ) -> CheckResult:
     """One result; the request URL defaults to the target plus the path."""
     return CheckResult(
@@ -95,6 +97,7 @@ def result(
         reason=reason,
         identity=identity,
         reauthenticated=reauthenticated,
+        diagnosis=diagnosis,
     )
 
 
@@ -106,6 +109,7 @@ def run(
     interrupted: bool = False,
     duration_s: float = 1.32,
     identities: tuple[IdentityStatus, ...] = (),
+    inventory: str | None = None,
 ) -> Run:
     return Run(
         name=name,
@@ -117,6 +121,7 @@ def run(
         interrupted=interrupted,
         settings=SETTINGS,
         identities=identities,
+        inventory=inventory,
         results=tuple(results),
     )
 
@@ -420,3 +425,134 @@ def matrix_run() -> Run:
             IdentityStatus(name="ops", kind="login", failure=OPS_FAILURE),
         ),
     )
+
+
+# --- 404 mismatches: diagnosed results -------------------------------------------------------
+
+INVENTORY = "/openapi.json + checks that answered"
+
+# The diagnoses `crawler.mismatch` gives these calls against the demo-like inventory
+# (GET /api/shopper/scripts, GET /api/shopper/audit-logs, POST /api/shopper/checkout,
+# GET /api/recordings/{id}, nothing under /api/billing), frozen here as data.
+EXTRA_SEGMENT = Diagnosis(
+    cause="extra_segment",
+    detail="path mismatch: extra segment 'manage'",
+    suggestions=("GET /api/shopper/scripts",),
+)
+RENAMED = Diagnosis(
+    cause="renamed",
+    detail="mounted under another name: /api/shopper/audit-logs",
+    suggestions=("GET /api/shopper/audit-logs",),
+)
+WRONG_METHOD = Diagnosis(
+    cause="wrong_method",
+    detail="wrong method: /api/shopper/checkout serves POST, not GET",
+    suggestions=("POST /api/shopper/checkout",),
+)
+NO_LIST_HANDLER = Diagnosis(
+    cause="no_list_handler",
+    detail="no list handler: only GET /api/recordings/{id} exists",
+    suggestions=("GET /api/recordings/{id}",),
+)
+RESOURCE_NOT_FOUND = Diagnosis(
+    cause="resource_not_found",
+    detail="route exists: the 404 is the resource (check the id or the data)",
+)
+BILLING_MISSING = Diagnosis(
+    cause="module_missing", detail="route missing: nothing is served under /api/billing"
+)
+
+
+def diagnosed(
+    identity: str,
+    group: str,
+    index: int,
+    path: str,
+    diagnosis: Diagnosis,
+    *,
+    method: str = "GET",
+    status: int = 404,
+    allow: str | None = None,
+    name: str | None = None,
+) -> CheckResult:
+    """A FAIL: expected 200, got `status`, with its diagnosis."""
+    headers = {"content-type": "application/json"}
+    if allow:
+        headers["allow"] = allow
+    return result(
+        group,
+        index,
+        path,
+        response(
+            status,
+            reason="Not Found" if status == 404 else "Method Not Allowed",
+            headers=headers,
+            body='{"detail":"Not Found"}',
+            ms=4.0,
+        ),
+        "FAIL",
+        method=method,
+        reason=f"expected 200, got {status}",
+        name=name,
+        identity=identity,
+        headers=_as(identity),
+        diagnosis=diagnosis,
+    )
+
+
+def mismatch_run() -> Run:
+    """Run as admin and viewer against a backend that lacks routes the manifest expects:
+    seven 404/405 mismatches across three modules (/api/shopper, /api/recordings,
+    /api/billing), /api/billing missing entirely, one route (GET /api/recordings) missing
+    for both identities, and one mismatch for admin only. Causes: extra segment, mounted
+    under another name, wrong method (a 405), no list handler, resource not found, route
+    missing. A PASS per identity shows passing checks are left out.
+    """
+    admin_and_viewer = ("admin", "viewer")
+    return run(
+        [
+            *(
+                result(
+                    "Shopper",
+                    0,
+                    "/api/shopper/scripts",
+                    response(200, ms=6.0),
+                    "PASS",
+                    identity=who,
+                    headers=_as(who),
+                )
+                for who in admin_and_viewer
+            ),
+            diagnosed("admin", "Shopper", 1, "/api/shopper/scripts/manage", EXTRA_SEGMENT),
+            diagnosed("admin", "Shopper", 2, "/api/shopper/audit", RENAMED, name="audit log"),
+            diagnosed(
+                "admin",
+                "Shopper",
+                3,
+                "/api/shopper/checkout",
+                WRONG_METHOD,
+                status=405,
+                allow="POST",
+            ),
+            *(
+                diagnosed(who, "Recordings", 0, "/api/recordings", NO_LIST_HANDLER)
+                for who in admin_and_viewer
+            ),
+            diagnosed("admin", "Recordings", 1, "/api/recordings/rec_999", RESOURCE_NOT_FOUND),
+            diagnosed("admin", "Billing", 0, "/api/billing/invoices", BILLING_MISSING),
+            diagnosed(
+                "admin", "Billing", 1, "/api/billing/checkout", BILLING_MISSING, method="POST"
+            ),
+        ],
+        name="Shop API",
+        identities=(
+            IdentityStatus(name="admin", kind="login"),
+            IdentityStatus(name="viewer", kind="login"),
+        ),
+        inventory=INVENTORY,
+    )
+
+
+def one_mismatch(path: str, diagnosis: Diagnosis, *, method: str = "GET") -> CheckResult:
+    """A single anonymous FAIL with `diagnosis`, for small hand-made runs."""
+    return diagnosed("anonymous", "G", 0, path, diagnosis, method=method)

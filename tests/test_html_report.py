@@ -12,7 +12,7 @@ import pytest
 import samples
 
 from crawler.reports import html
-from crawler.results import Run
+from crawler.results import Diagnosis, Run
 
 EXPECTED_CSP_START = "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-"
 
@@ -112,8 +112,9 @@ def test_target_text_is_escaped(sample_run: Run) -> None:
         assert not any(name.startswith("on") for name in element.attrs), element
 
 
-def test_page_loads_nothing_from_the_network(sample_run: Run) -> None:
-    page = parse(html.render(sample_run))
+@pytest.mark.parametrize("run_name", ["sample_run", "mismatch_run"])
+def test_page_loads_nothing_from_the_network(run_name: str, request: pytest.FixtureRequest) -> None:
+    page = parse(html.render(request.getfixturevalue(run_name)))
     for element in page.all():
         for name in ("src", "href", "action", "srcset", "poster", "data"):
             value = element.attrs.get(name)
@@ -378,3 +379,162 @@ def test_report_in_headless_chromium(sample_run: Run, tmp_path: Path) -> None:
     odd = failures[-1].all_text
     assert f"Users · GET {samples.ODD_PATH}" in odd
     assert samples.PAYLOAD in odd
+
+
+# --- 404 mismatches ---------------------------------------------------------------------
+
+
+def test_mismatch_section_structure(mismatch_run: Run) -> None:
+    page = parse(html.render(mismatch_run))
+    section = page.one("section", id="mismatches")
+    assert section.one("h2").all_text == "404 mismatches"
+    assert (
+        section.one(cls="mismatch-summary").all_text
+        == "7 404 mismatches across 3 modules; 1 module missing entirely"
+    )
+    assert samples.INVENTORY in section.all_text
+    headings = section.find("h3")
+    assert [h.attrs["data-module"] for h in headings] == [
+        "/api/shopper",
+        "/api/recordings",
+        "/api/billing",
+    ]
+    assert headings[0].all_text == "/api/shopper (3)"
+    assert headings[2].all_text == "/api/billing (2) missing entirely"
+    tables = section.find("table", cls="mismatches")
+    header = [th.all_text for th in tables[0].one("thead").find("th")]
+    assert header == ["Method", "Called", "Backend has", "Cause", "Suggestion", "Identities"]
+    rows = [tr for table in tables for tr in table.one("tbody").find("tr")]
+    assert [r.attrs["data-cause"] for r in rows] == [
+        "extra_segment",
+        "renamed",
+        "wrong_method",
+        "no_list_handler",
+        "resource_not_found",
+        "module_missing",
+        "module_missing",
+    ]
+    listing = [td.all_text for td in rows[3].find("td")]
+    assert listing == [
+        "GET",
+        "/api/recordings",
+        "GET /api/recordings/{id} only",
+        "no list handler",
+        "add a list handler or call GET /api/recordings/{id}",
+        "admin, viewer",
+    ]
+    badge = rows[3].one("span", cls="badge")
+    assert "cause-no_list_handler" in badge.classes
+    assert badge.attrs["title"] == samples.NO_LIST_HANDLER.detail
+    assert [td.all_text for td in rows[5].find("td")][2:5] == [
+        "nothing",
+        "route missing",
+        "add the route or remove the call",
+    ]
+    # It comes after the tallies, before the results table.
+    order = [e.attrs.get("id") for e in page.all() if e.attrs.get("id")]
+    assert order.index("groups") < order.index("mismatches") < order.index("results")
+
+
+def test_mismatch_rows_link_to_failure_details_with_the_diagnosis(mismatch_run: Run) -> None:
+    page = parse(html.render(mismatch_run))
+    links = [(a.all_text, a.attrs["href"] or "") for a in page.one(id="mismatches").find("a")]
+    # One link per result: GET /api/recordings failed for admin and viewer.
+    assert [text for text, _ in links] == ["admin"] * 4 + ["viewer"] + ["admin"] * 3
+    for identity, href in links:
+        details = page.one(id=href.removeprefix("#"))
+        assert "failure" in details.classes
+        assert details.attrs["data-identity"] == identity
+        assert details.one(cls="diagnosis")
+    listing = links[3][1]
+    diagnosis = page.one(id=listing[1:]).one(cls="diagnosis")
+    assert diagnosis.attrs["data-cause"] == "no_list_handler"
+    assert [dt.all_text for dt in diagnosis.find("dt")] == [
+        "Cause",
+        "Detail",
+        "Backend has",
+        "Suggestion",
+    ]
+    assert diagnosis.one("dd", cls="detail").all_text == samples.NO_LIST_HANDLER.detail
+    assert diagnosis.one("dd", cls="backend-has").all_text == "GET /api/recordings/{id} only"
+    assert diagnosis.one(cls="badge").all_text == "no list handler"
+    # The matrix cell linking to the same details carries the diagnosis in its tooltip.
+    (cell,) = [
+        td
+        for td in page.one("table", id="results").find("td", cls="cell")
+        if any(a.attrs.get("href") == listing for a in td.find("a"))
+    ]
+    assert cell.attrs["title"] == (
+        "admin: expected 200, got 404 — no list handler: only GET /api/recordings/{id} exists"
+        " · 4 ms"
+    )
+
+
+def test_one_identity_mismatch_rows_link_to_details_and_notes_carry_the_diagnosis() -> None:
+    run = samples.run([samples.one_mismatch("/api/shopper/audit", samples.RENAMED)])
+    page = parse(html.render(run))
+    section = page.one("section", id="mismatches")
+    assert section.one(cls="mismatch-summary").all_text == "1 404 mismatch in 1 module"
+    assert "Diagnosed against" not in section.all_text  # the run names no inventory
+    assert [th.all_text for th in section.find("th")][-1] == "Failure"
+    (link,) = section.find("a")
+    assert link.all_text == "details"
+    assert page.one(id=(link.attrs["href"] or "")[1:]).one(cls="diagnosis")
+    note = page.one("table", id="results").one("td", cls="note").all_text
+    assert note.startswith(
+        "expected 200, got 404 — mounted under another name: /api/shopper/audit-logs"
+    )
+
+
+def test_runs_without_diagnoses_have_no_mismatch_section(sample_run: Run) -> None:
+    page = parse(html.render(sample_run))
+    assert not page.find(id="mismatches")
+    assert not page.find(cls="diagnosis")
+
+
+HOSTILE_PATH = "/api/<img src=x onerror=alert(1)>/\"'&<script>alert(2)</script>"
+
+
+def test_mismatch_section_escapes_a_hostile_path() -> None:
+    diagnosis = Diagnosis(
+        cause="renamed",
+        detail=f"mounted under another name: {HOSTILE_PATH}-logs",
+        suggestions=(f"GET {HOSTILE_PATH}-logs",),
+        confirmed=(f"GET {HOSTILE_PATH}-logs",),
+    )
+    result = samples.one_mismatch(HOSTILE_PATH, diagnosis)
+    hostile_module = result.model_copy(update={"path": "/<b>x<i>/y", "index": 1})
+    text = html.render(samples.run([result, hostile_module]))
+    assert "<img" not in text
+    assert "<b>x" not in text
+    page = parse(text)
+    assert not page.find("img")
+    assert not page.find("b")
+    assert not page.find("i")
+    assert len(page.find("script")) == 1
+    for element in page.all():
+        assert not any(name.startswith("on") for name in element.attrs), element
+    section = page.one("section", id="mismatches")
+    codes = [c.all_text for c in section.find("code")]
+    assert HOSTILE_PATH in codes
+    assert f"GET {HOSTILE_PATH}-logs" in codes
+    assert "/<b>x<i>" in [h.attrs["data-module"] for h in section.find("h3")]
+    badge = section.find("tbody")[0].one(cls="badge")
+    assert badge.attrs["title"] == diagnosis.detail
+    details = page.one(id="failures").find(cls="diagnosis")
+    assert diagnosis.detail in [d.one("dd", cls="detail").all_text for d in details]
+
+
+def test_mismatches_in_headless_chromium(mismatch_run: Run, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    report.write_text(html.render(mismatch_run), encoding="utf-8")
+    page = parse(dump_dom(report, tmp_path / "profile"))
+
+    assert page.one("body").attrs.get("data-ready") == "1"
+    assert page.one(id="shown-count").all_text == "8 of 8 shown"
+    section = page.one("section", id="mismatches")
+    assert not any("hidden" in e.attrs for e in section.all())  # filters leave it alone
+    assert "7 404 mismatches across 3 modules" in section.all_text
+    assert len(section.find("tr", cls=None)) == 3 + 7  # a header row per module, and the rows
+    for link in section.find("a"):
+        assert page.one(id=(link.attrs["href"] or "")[1:]).one(cls="diagnosis")

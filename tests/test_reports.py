@@ -9,17 +9,25 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import samples
 
-from crawler.reports import FILE_FORMATS, FORMATS, markdown, matrix, terminal
+from crawler.reports import FILE_FORMATS, FORMATS, markdown, matrix, mismatches, terminal
 from crawler.reports.curl import curl_command
-from crawler.results import CheckResult, IdentityStatus, NotSent, Run, summarize
+from crawler.results import (
+    Cause,
+    CheckResult,
+    Diagnosis,
+    IdentityStatus,
+    NotSent,
+    Run,
+    summarize,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
-RUNS = ("sample_run", "all_pass_run", "matrix_run")
+RUNS = ("sample_run", "all_pass_run", "matrix_run", "mismatch_run")
 HUMAN_FORMATS = ("md", "html", "terminal")
 
 
@@ -47,7 +55,8 @@ def test_formats_with_headers_show_redacted_placeholders(name: str, sample_run: 
     assert "[REDACTED]" in FORMATS[name].render(sample_run)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
+# The mismatches report shows identities only on its rows, and this run has none.
+@pytest.mark.parametrize("name", sorted(set(FORMATS) - {"mismatches"}))
 def test_every_format_shows_every_identity_of_a_matrix_run(name: str, matrix_run: Run) -> None:
     text = FORMATS[name].render(matrix_run)
     for identity in samples.IDENTITIES:
@@ -79,11 +88,12 @@ def test_human_formats_of_one_identity_show_no_matrix(name: str, sample_run: Run
 
 
 def test_registry_names_files_and_descriptions() -> None:
-    assert FILE_FORMATS == ("md", "html", "json")
+    assert FILE_FORMATS == ("md", "html", "json", "mismatches")
     assert {n: f.filename for n, f in FORMATS.items()} == {
         "md": "report.md",
         "html": "report.html",
         "json": "run.json",
+        "mismatches": "mismatches.md",
         "terminal": None,
     }
     for name, fmt in FORMATS.items():
@@ -105,25 +115,27 @@ def test_importing_the_registry_loads_neither_jinja2_nor_rich() -> None:
 # --- markdown ---------------------------------------------------------------------------
 
 
-def test_markdown_matches_golden_file(sample_run: Run) -> None:
-    """Compare with tests/golden/report.md exactly.
+@pytest.mark.parametrize(
+    ("filename", "name", "run_name"),
+    [
+        ("report.md", "md", "sample_run"),
+        ("report-matrix.md", "md", "matrix_run"),
+        ("report-mismatches.md", "md", "mismatch_run"),
+        ("mismatches.md", "mismatches", "mismatch_run"),
+    ],
+)
+def test_markdown_matches_golden_file(
+    filename: str, name: str, run_name: str, request: pytest.FixtureRequest
+) -> None:
+    """Compare with tests/golden/<filename> exactly.
 
-    After an intended change to the markdown report, regenerate the file with
+    After an intended change to a markdown report, regenerate the files with
     `UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_reports.py -k golden` and review the diff.
     """
-    golden = GOLDEN / "report.md"
-    text = markdown.render(sample_run)
+    golden = GOLDEN / filename
+    text = FORMATS[name].render(request.getfixturevalue(run_name))
     if os.environ.get("UPDATE_GOLDEN"):
         golden.parent.mkdir(exist_ok=True)
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
-
-
-def test_markdown_matrix_matches_golden_file(matrix_run: Run) -> None:
-    """Compare with tests/golden/report-matrix.md exactly (regenerate as above)."""
-    golden = GOLDEN / "report-matrix.md"
-    text = markdown.render(matrix_run)
-    if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
 
@@ -473,6 +485,298 @@ def test_terminal_matrix_cells_coloured_only_when_asked(matrix_run: Run) -> None
     assert "\x1b[1;32mPASS 200" in matrix_part
     assert "\x1b[1;31mFAIL 404" in matrix_part
     assert coloured.splitlines()[-1].endswith(summarize(matrix_run).line)
+
+
+# --- 404 mismatches ---------------------------------------------------------------------
+
+HOSTILE_PATH = "/api/<img src=x onerror=alert(1)>/a|b`c*[x](y)"
+HOSTILE = Diagnosis(
+    cause="renamed",
+    detail=f"mounted under another name: {HOSTILE_PATH}-logs",
+    suggestions=(f"GET {HOSTILE_PATH}-logs",),
+)
+
+
+def _mismatch_only(*results: CheckResult) -> Run:
+    return samples.run(list(results), inventory=samples.INVENTORY)
+
+
+def test_mismatches_are_one_row_per_route_by_module_in_manifest_order(mismatch_run: Run) -> None:
+    found = mismatches.collect(mismatch_run)
+    assert found.count == 7
+    assert [m.heading for m in found.modules] == [
+        "/api/shopper (3)",
+        "/api/recordings (2)",
+        "/api/billing (2)",
+    ]
+    assert [m.name for m in found.missing] == ["/api/billing"]
+    assert [(r.method, r.path, r.cause) for r in found.rows] == [
+        ("GET", "/api/shopper/scripts/manage", "extra_segment"),
+        ("GET", "/api/shopper/audit", "renamed"),
+        ("GET", "/api/shopper/checkout", "wrong_method"),
+        ("GET", "/api/recordings", "no_list_handler"),
+        ("GET", "/api/recordings/rec_999", "resource_not_found"),
+        ("GET", "/api/billing/invoices", "module_missing"),
+        ("POST", "/api/billing/checkout", "module_missing"),
+    ]
+    listing = found.modules[1].rows[0]
+    assert listing.identities == ("admin", "viewer")
+    for cell in listing.cells:
+        assert mismatch_run.results[cell.position] is cell.result
+    assert found.line == "7 404 mismatches across 3 modules; 1 module missing entirely"
+
+
+@pytest.mark.parametrize(
+    ("count", "modules", "missing", "line"),
+    [
+        (0, 0, 0, "no 404 mismatches"),
+        (1, 1, 0, "1 404 mismatch in 1 module"),
+        (1, 1, 1, "1 404 mismatch in 1 module; 1 module missing entirely"),
+        (3, 1, 0, "3 404 mismatches in 1 module"),
+        (2, 2, 0, "2 404 mismatches across 2 modules"),
+        (2, 2, 1, "2 404 mismatches across 2 modules; 1 module missing entirely"),
+        (12, 5, 2, "12 404 mismatches across 5 modules; 2 modules missing entirely"),
+    ],
+)
+def test_mismatch_summary_line(count: int, modules: int, missing: int, line: str) -> None:
+    assert mismatches.summary_line(count, modules, missing) == line
+
+
+@pytest.mark.parametrize(
+    ("results", "line"),
+    [
+        ([], "no 404 mismatches"),
+        (
+            [samples.one_mismatch("/api/audit", samples.RENAMED)],
+            "1 404 mismatch in 1 module",
+        ),
+        (
+            [
+                samples.one_mismatch("/api/billing/a", samples.BILLING_MISSING),
+                samples.one_mismatch("/api/billing/b", samples.BILLING_MISSING),
+            ],
+            "2 404 mismatches in 1 module; 1 module missing entirely",
+        ),
+        (
+            [
+                samples.one_mismatch("/api/billing/a", samples.BILLING_MISSING),
+                samples.one_mismatch("/api/billing/b", samples.RESOURCE_NOT_FOUND),
+                samples.one_mismatch("/api/v1/audit", samples.RENAMED),
+            ],
+            "3 404 mismatches across 2 modules",  # billing is not missing *entirely*
+        ),
+    ],
+)
+def test_mismatch_summary_of_a_run(results: list[CheckResult], line: str) -> None:
+    run = _mismatch_only(*results)
+    assert mismatches.collect(run).line == line
+    md = markdown.render(run)
+    standalone = FORMATS["mismatches"].render(run)
+    if results:
+        assert f"\n**{line}**\n" in md
+        assert f"\n**{line}**\n" in standalone
+        assert f"\n{line}\n" in terminal.render(run)
+    else:
+        assert "404 mismatches" not in md
+        assert "No 404 mismatches" in standalone
+        assert "404 mismatches" not in terminal.render(run)
+
+
+@pytest.mark.parametrize("run_name", ["sample_run", "all_pass_run", "matrix_run"])
+def test_runs_without_diagnoses_have_no_mismatch_section(
+    run_name: str, request: pytest.FixtureRequest
+) -> None:
+    run: Run = request.getfixturevalue(run_name)
+    assert not mismatches.collect(run).rows
+    for name in ("md", "html", "terminal"):
+        assert "404 mismatches" not in FORMATS[name].render(run), name
+    assert 'class="diagnosis"' not in FORMATS["html"].render(run)
+
+
+def test_one_row_per_route_and_diagnosis() -> None:
+    """Two identities, same answer: one row. A different diagnosis for the same route gets
+    its own row, so no cause is hidden; a PASS that carries a diagnosis is no mismatch."""
+    admin = samples.diagnosed("admin", "G", 0, "/api/calls", samples.WRONG_METHOD, status=405)
+    viewer = samples.diagnosed("viewer", "G", 0, "/api/calls", samples.WRONG_METHOD, status=405)
+    other = samples.diagnosed("ops", "G", 0, "/api/calls", samples.RENAMED)
+    passed = samples.diagnosed("x", "G", 1, "/api/jobs", samples.WRONG_METHOD).model_copy(
+        update={"verdict": "PASS", "expect": "405", "reason": ""}
+    )
+    found = mismatches.collect(_mismatch_only(admin, viewer, other, passed))
+    assert [(r.cause, r.identities) for r in found.rows] == [
+        ("wrong_method", ("admin", "viewer")),
+        ("renamed", ("ops",)),
+    ]
+    assert "— wrong method" not in markdown.render(_mismatch_only(passed))
+
+
+def test_every_cause_has_a_label_and_a_suggestion() -> None:
+    for cause in get_args(Cause):
+        bare = Diagnosis(cause=cause, detail="d")
+        routed = Diagnosis(cause=cause, detail="d", suggestions=("GET /api/x", "GET /api/y"))
+        assert mismatches.cause_label(cause)
+        assert mismatches.suggestion(bare)
+        assert mismatches.suggestion(routed)
+
+
+@pytest.mark.parametrize(
+    ("diagnosis", "backend_has", "suggestion"),
+    [
+        (samples.RENAMED, "GET /api/shopper/audit-logs", "call GET /api/shopper/audit-logs"),
+        (samples.EXTRA_SEGMENT, "GET /api/shopper/scripts", "call GET /api/shopper/scripts"),
+        (
+            samples.NO_LIST_HANDLER,
+            "GET /api/recordings/{id} only",
+            "add a list handler or call GET /api/recordings/{id}",
+        ),
+        (samples.WRONG_METHOD, "POST /api/shopper/checkout", "use POST"),
+        (
+            Diagnosis(cause="wrong_method", detail="d", suggestions=("POST /x", "PUT /x")),
+            "POST /x, PUT /x",
+            "use POST or PUT",
+        ),
+        (samples.BILLING_MISSING, "nothing", "add the route or remove the call"),
+        (samples.RESOURCE_NOT_FOUND, "the route itself", "check the id or the test data"),
+        (
+            Diagnosis(cause="prefix_skew", detail="d", suggestions=("GET /a", "GET /b")),
+            "GET /a, GET /b",
+            "call GET /a or GET /b",
+        ),
+        (Diagnosis(cause="unknown", detail="d"), "nothing", "add the route or remove the call"),
+    ],
+)
+def test_mismatch_backend_has_and_suggestion(
+    diagnosis: Diagnosis, backend_has: str, suggestion: str
+) -> None:
+    row = mismatches.collect(_mismatch_only(samples.one_mismatch("/api/x", diagnosis))).rows[0]
+    assert row.backend_has() == backend_has
+    assert row.suggestion == suggestion
+
+
+def test_markdown_mismatch_section_follows_the_tallies(mismatch_run: Run) -> None:
+    text = markdown.render(mismatch_run)
+    assert (
+        text.index("| Group | PASS |")
+        < text.index("\n## 404 mismatches\n")
+        < text.index("\n## Shopper (2/5 PASS)\n")
+    )
+    section = text.split("\n## 404 mismatches\n")[1].split("\n## Shopper")[0]
+    assert "\n### /api/billing (2)\n\nNothing is served under `/api/billing`" in section
+    assert "\n### /api/shopper (3)\n\n| Method" in section  # only missing modules say so
+    assert (
+        "| GET | `/api/recordings` | `GET /api/recordings/{id}` only | no list handler "
+        "| add a list handler or call GET /api/recordings/{id} | admin, viewer |" in section
+    )
+    _assert_columns(text, (2, 5, 6, 7))
+
+
+def test_markdown_notes_carry_the_diagnosis(mismatch_run: Run) -> None:
+    row = samples.one_mismatch("/api/shopper/audit", samples.RENAMED)
+    text = markdown.render(_mismatch_only(row.model_copy(update={"name": "audit log"})))
+    assert (
+        "| FAIL | GET | `/api/shopper/audit` | 200 | 404 | 4 | audit log — expected 200, got 404"
+        " — mounted under another name: /api/shopper/audit-logs |" in text
+    )
+    # With several identities, in the list of the group's failures.
+    assert (
+        "- **viewer** · FAIL 404 · GET `/api/recordings` — expected 200, got 404 — "
+        "no list handler: only GET /api/recordings/{id} exists" in markdown.render(mismatch_run)
+    )
+
+
+def test_mismatch_tables_escape_hostile_paths() -> None:
+    run = _mismatch_only(samples.one_mismatch(HOSTILE_PATH, HOSTILE))
+    for name in ("md", "mismatches"):
+        text = FORMATS[name].render(run)
+        _assert_columns(text, (2, 5, 6, 7))
+        # Outside code spans (where `<` is literal) nothing may open a tag or a link.
+        prose = re.sub(r"(`+).*?\1", "", text)
+        assert not re.search(r"(?<!\\)[<\[]", prose), name
+        (row,) = [line for line in text.splitlines() if line.startswith("| GET ")]
+        cells = re.split(r"(?<!\\)\|", row)[1:-1]
+        assert cells[1].strip() == "``/api/<img src=x onerror=alert(1)>/a\\|b`c*[x](y)``"
+        if name == "mismatches":
+            assert (
+                cells[2].strip() == "``GET /api/<img src=x onerror=alert(1)>/a\\|b`c*[x](y)-logs``"
+            )
+
+
+def test_mismatches_md_of_a_run_without_identities_has_no_identity_column() -> None:
+    text = FORMATS["mismatches"].render(
+        _mismatch_only(samples.one_mismatch("/api/a", samples.RENAMED))
+    )
+    assert "| Method | Called | Backend has | Cause | Suggestion |\n" in text
+    assert "Identities" not in text
+    assert "Diagnosed against the route inventory `/openapi.json + checks that answered`." in text
+
+
+def test_terminal_lists_mismatches_after_the_failures(mismatch_run: Run) -> None:
+    text = terminal.render(mismatch_run)
+    lines = text.splitlines()
+    start = lines.index("404 mismatches:")
+    assert text.index("Reproduce:") < text.index("404 mismatches:") < text.index("Matrix:")
+    block = lines[start + 1 : start + 9]
+    assert block == [
+        "  GET /api/shopper/scripts/manage  ->  path mismatch: extra segment 'manage'  (as admin)",
+        "  GET /api/shopper/audit  ->  mounted under another name: /api/shopper/audit-logs  "
+        "(as admin)",
+        "  GET /api/shopper/checkout  ->  wrong method: /api/shopper/checkout serves POST, "
+        "not GET  (as",
+        "                                 admin)",
+        "  GET /api/recordings  ->  no list handler: only GET /api/recordings/{id} exists  "
+        "(as admin, viewer)",
+        "  GET /api/recordings/rec_999  ->  route exists: the 404 is the resource (check the id "
+        "or the data)",
+        "                                   (as admin)",
+        "  GET /api/billing/invoices  ->  route missing: nothing is served under /api/billing  "
+        "(as admin)",
+    ]
+    assert lines[start + 10] == "7 404 mismatches across 3 modules; 1 module missing entirely"
+    assert lines[-1] == summarize(mismatch_run).line
+
+
+def test_terminal_mismatch_of_one_identity_is_one_plain_line() -> None:
+    run = _mismatch_only(samples.one_mismatch("/api/audit", samples.RENAMED))
+    lines = terminal.render(run).splitlines()
+    start = lines.index("404 mismatches:")
+    assert lines[start + 1 : start + 3] == [
+        "  GET /api/audit  ->  mounted under another name: /api/shopper/audit-logs",
+        "1 404 mismatch in 1 module",
+    ]
+    assert lines[-1] == summarize(run).line
+
+
+def test_terminal_mismatches_fit_80_columns_and_neutralise_control_characters(
+    mismatch_run: Run,
+) -> None:
+    hostile = samples.one_mismatch(
+        "/api/\x1b[2J" + "long-segment/" * 10,
+        Diagnosis(cause="renamed", detail="x\x1b]0;owned\x07 [bold]y[/]"),
+    )
+    run = mismatch_run.model_copy(update={"results": (*mismatch_run.results, hostile)})
+    text = terminal.render(run, width=80)
+    for line in text.splitlines():
+        assert len(line) <= 80 or line.lstrip().split("  ")[1].startswith("curl "), line
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    assert "[bold]y[/]" in text
+    assert text.splitlines()[-1] == summarize(run).line
+
+
+def test_json_carries_the_diagnosis(mismatch_run: Run) -> None:
+    document = json.loads(FORMATS["json"].render(mismatch_run))
+    assert document["inventory"] == samples.INVENTORY
+    diagnosis = document["results"][2]["diagnosis"]
+    assert diagnosis["cause"] == "extra_segment"
+    assert diagnosis["detail"] == "path mismatch: extra segment 'manage'"
+    assert diagnosis["suggestions"] == ["GET /api/shopper/scripts"]
+    assert Run.model_validate_json(json.dumps(document)) == mismatch_run
+
+
+def test_routes_confirmed_by_probing_are_marked() -> None:
+    probed = samples.RENAMED.model_copy(update={"confirmed": samples.RENAMED.suggestions})
+    run = _mismatch_only(samples.one_mismatch("/api/shopper/audit", probed))
+    assert "| `GET /api/shopper/audit-logs` (confirmed) |" in FORMATS["mismatches"].render(run)
 
 
 # --- curl -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawler.results import CheckResult, Run
+    from crawler.results import CheckResult, Diagnosis, Run
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ def _markdown(run: Run) -> str:
     from crawler.reports import markdown
 
     return markdown.render(run)
+
+
+def _mismatches(run: Run) -> str:
+    from crawler.reports import markdown
+
+    return markdown.render_mismatches(run)
 
 
 def _html(run: Run) -> str:
@@ -58,9 +64,20 @@ def _terminal(run: Run) -> str:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("md", "report.md", _markdown, "Markdown sprint tables: group tallies, the matrix."),
+        Format(
+            "md",
+            "report.md",
+            _markdown,
+            "Markdown sprint tables: group tallies, 404 mismatches, the matrix.",
+        ),
         Format("html", "report.html", _html, "Self-contained HTML: tiles, filters, matrix."),
         Format("json", "run.json", _json, "The run itself (crawler.run/1), to re-render later."),
+        Format(
+            "mismatches",
+            "mismatches.md",
+            _mismatches,
+            "Markdown 404-mismatch table by module: cause, what the backend has, the fix.",
+        ),
         Format("terminal", None, _terminal, "Failures first with curl lines; the matrix."),
     )
 }
@@ -90,6 +107,20 @@ def ms_text(result: CheckResult) -> str:
     return "" if elapsed is None else str(round(elapsed))
 
 
+def diagnosis_of(result: CheckResult) -> Diagnosis | None:
+    """The 404/405 diagnosis reports show for a result: only on one that did not pass."""
+    return result.diagnosis if result.verdict != "PASS" else None
+
+
+def reason_text(result: CheckResult) -> str:
+    """The verdict's reason, then the diagnosis if any:
+    `expected 200, got 404 — mounted under another name: /api/audit-logs`."""
+    diagnosis = diagnosis_of(result)
+    detail = diagnosis.detail if diagnosis else ""
+    return " — ".join(part for part in (result.reason, detail) if part)
+
+
 def note_text(result: CheckResult) -> str:
-    """The check's name (if any) and its verdict's reason: `export — expected 200, got 500`."""
-    return " — ".join(part for part in (result.name, result.reason) if part)
+    """The check's name (if any) and its reason (see `reason_text`):
+    `export — expected 200, got 500`."""
+    return " — ".join(part for part in (result.name, reason_text(result)) if part)

@@ -10,11 +10,19 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from crawler.reports import duration_text, ms_text, note_text, started_text
+from crawler.reports import (
+    diagnosis_of,
+    duration_text,
+    ms_text,
+    note_text,
+    reason_text,
+    started_text,
+)
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     REAUTH_MARK,
     REAUTH_NOTE,
+    Cell,
     Matrix,
     build,
     cell_text,
@@ -23,6 +31,7 @@ from crawler.reports.matrix import (
     login_failures,
     shows_identity,
 )
+from crawler.reports.mismatches import Mismatch, Module, collect
 from crawler.results import VERDICTS, CheckResult, Run, Verdict, group_label, tally
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,6 +46,8 @@ class Row:
     note: str
     anchor: str | None
     curl: str | None
+    # The result's 404/405 diagnosis, as a one-result mismatch (label, routes, suggestion).
+    mismatch: Mismatch | None = None
 
     @property
     def cell(self) -> str:
@@ -46,7 +57,7 @@ class Row:
     @property
     def tooltip(self) -> str:
         """The cell's title: `viewer: expected 200, got 403 · 4 ms`."""
-        parts = [f"{self.result.identity}: {self.result.reason or self.result.verdict}"]
+        parts = [f"{self.result.identity}: {reason_text(self.result) or self.result.verdict}"]
         if self.ms:
             parts.append(f"{self.ms} ms")
         if self.result.reauthenticated:
@@ -82,6 +93,20 @@ class MatrixRow:
     cells: list[Row | None]
 
 
+@dataclass(frozen=True)
+class MismatchRow:
+    """A mismatch and links to the failure details of its results: (text, anchor)."""
+
+    mismatch: Mismatch
+    links: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class MismatchModule:
+    module: Module
+    rows: list[MismatchRow]
+
+
 def render(run: Run) -> str:
     """The HTML report: header, totals tiles, group tallies, a filterable table of all
     results (manifest order), then the request, curl line and response of every FAIL
@@ -91,6 +116,11 @@ def render(run: Run) -> str:
     per identity (`data-verdict`, `data-identity`), filtered by verdict, group and
     identity; tallies per identity come first, and every failure names its identity.
     Identities that could not log in are shown at the top (`.login-failures`).
+
+    When checks got a 404/405 where a route was expected, a `#mismatches` section follows
+    the group tallies: the summary line, then per module a table (Method, Called, Backend
+    has, Cause as a badge, Suggestion) whose rows link to the failure details of their
+    results; each of those shows its diagnosis (`.diagnosis`).
 
     The page loads nothing: CSS and JS are inline, and its Content-Security-Policy
     forbids every fetch and lets only the report's own script run (by hash). Everything
@@ -110,6 +140,7 @@ def render(run: Run) -> str:
         )
         for group, results in run.groups().items()
     ]
+    found = collect(run)
     return (
         _environment()
         .get_template("report.html.j2")
@@ -130,19 +161,52 @@ def render(run: Run) -> str:
             identity_tallies=_identity_tallies(run, matrix) if matrix.several else [],
             reauth_mark=REAUTH_MARK,
             reauth_note=REAUTH_NOTE,
+            mismatch_line=found.line,
+            mismatches=[
+                MismatchModule(
+                    module, [_mismatch_row(m, several=matrix.several) for m in module.rows]
+                )
+                for module in found.modules
+            ],
         )
     )
 
 
 def _row(run: Run, position: int, result: CheckResult, label: bool) -> Row:
-    failed = result.verdict in ("FAIL", "ERROR")
+    failed = _has_details(result)
+    diagnosis = diagnosis_of(result)
     return Row(
         result=result,
         ms=ms_text(result),
         note=note_text(result),
-        anchor=f"failure-{position + 1}" if failed else None,
+        anchor=_anchor(position) if failed else None,
         curl=curl_command(run, result, label=label) if failed else None,
+        mismatch=(
+            Mismatch(result.method, result.path, diagnosis, (Cell(position, result),))
+            if diagnosis
+            else None
+        ),
     )
+
+
+def _has_details(result: CheckResult) -> bool:
+    """FAIL and ERROR results get a details article (request, curl, response)."""
+    return result.verdict in ("FAIL", "ERROR")
+
+
+def _anchor(position: int) -> str:
+    """The id of the failure details of `run.results[position]`."""
+    return f"failure-{position + 1}"
+
+
+def _mismatch_row(mismatch: Mismatch, *, several: bool) -> MismatchRow:
+    # Mismatches are FAILs, which have details; the guard keeps links from dangling.
+    links = [
+        (cell.result.identity if several else "details", _anchor(cell.position))
+        for cell in mismatch.cells
+        if _has_details(cell.result)
+    ]
+    return MismatchRow(mismatch, links)
 
 
 def _matrix(matrix: Matrix, rows: list[Row]) -> list[MatrixRow]:

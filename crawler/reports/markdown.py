@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from crawler.reports import duration_text, ms_text, note_text, started_text
+from crawler.reports import duration_text, ms_text, note_text, reason_text, started_text
 from crawler.reports.matrix import (
     REAUTH_MARK,
     REAUTH_NOTE,
@@ -15,9 +15,11 @@ from crawler.reports.matrix import (
     build,
     cell_text,
     identity_line,
+    identity_names,
     identity_tallies,
     login_failures,
 )
+from crawler.reports.mismatches import Mismatch, Mismatches, collect
 from crawler.results import VERDICTS, CheckResult, Run, Verdict, group_label, tally
 
 # Characters that would end a table cell, start a link, raw HTML or inline code, or escape
@@ -27,6 +29,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`|<\[\]*])")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 _RESULT_COLUMNS = ("Verdict", "Method", "Path", "Expected", "Got", "ms", "Note")
+_MISMATCH_COLUMNS = ("Method", "Called", "Backend has", "Cause", "Suggestion")
 
 
 def render(run: Run) -> str:
@@ -37,6 +40,11 @@ def render(run: Run) -> str:
     group's table is the matrix: a row per check, a column per identity, each cell the
     verdict and status (`PASS 200`), then the group's failures with their identity.
     Identities that could not log in are listed at the top with the reason.
+
+    When checks got a 404/405 where a route was expected (results with a diagnosis), a
+    `## 404 mismatches` section follows the tallies, before the per-group tables: what
+    is broken and how to fix it, by module (see `render_mismatches`). A failure's note
+    carries its diagnosis: `expected 200, got 404 — mounted under another name: /x`.
 
     Text from the target or the manifest (paths, reasons, names) is escaped so it can
     neither break a table nor inject links or HTML.
@@ -65,6 +73,9 @@ def render(run: Run) -> str:
         lines += [*_tally_table("Identity", per_identity.items()), ""]
     groups = run.groups()
     lines += [*_tally_table("Group", ((g, tally(rs)) for g, rs in groups.items())), ""]
+    found = collect(run)
+    if found.count:
+        lines += ["## 404 mismatches", "", *_mismatch_body(run, found, level=3)]
     for group, results in groups.items():
         lines += [f"## {text(group_label(group, results))}", ""]
         if matrix.several:
@@ -72,6 +83,62 @@ def render(run: Run) -> str:
         else:
             lines += [*_table(_RESULT_COLUMNS, [_row(r) for r in results], range(5, 6)), ""]
     return "\n".join(lines)
+
+
+def render_mismatches(run: Run) -> str:
+    """The `mismatches` report: a standalone document of the run's 404 mismatches, to paste
+    into a status page.
+
+    A title, target/date/inventory, the summary line (`12 404 mismatches across 5 modules;
+    2 modules missing entirely`), then per module (`## /api/billing (3)`, manifest order) a
+    table: Method | Called | Backend has | Cause | Suggestion, and an Identities column when
+    the run has several. A route that failed for several identities is one row. A run
+    without mismatches says so in one line.
+    """
+    found = collect(run)
+    lines = [f"# {text(run.name)}: 404 mismatches", ""]
+    if run.interrupted:
+        lines += ["> **Interrupted:** these results are partial.", ""]
+    lines += [
+        f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)}",
+        "",
+    ]
+    if found.count:
+        lines += _mismatch_body(run, found, level=2)
+    else:
+        lines += ["No 404 mismatches: no check that expected a route got a 404 or 405.", ""]
+    return "\n".join(lines)
+
+
+def _mismatch_body(run: Run, found: Mismatches, *, level: int) -> list[str]:
+    """The summary line, where routes came from, then a table per module."""
+    lines = [f"**{found.line}**", ""]
+    if run.inventory:
+        lines += [
+            f"Diagnosed against the route inventory {code(run.inventory, in_table=False)}.",
+            "",
+        ]
+    several = len(identity_names(run)) > 1
+    header = (*_MISMATCH_COLUMNS, "Identities") if several else _MISMATCH_COLUMNS
+    for module in found.modules:
+        lines += [f"{'#' * level} {text(module.heading)}", ""]
+        if module.missing:
+            where = code(module.name, in_table=False)
+            lines += [f"Nothing is served under {where}: the whole module is missing.", ""]
+        rows = [_mismatch_row(m, several=several) for m in module.rows]
+        lines += [*_table(header, rows, range(0)), ""]
+    return lines
+
+
+def _mismatch_row(mismatch: Mismatch, *, several: bool) -> tuple[str, ...]:
+    row = (
+        text(mismatch.method),
+        code(mismatch.path),
+        mismatch.backend_has(code),
+        text(mismatch.label),
+        text(mismatch.suggestion),
+    )
+    return (*row, text(", ".join(mismatch.identities))) if several else row
 
 
 def _tally_table(label: str, counts: Iterable[tuple[str, Counter[Verdict]]]) -> list[str]:
@@ -119,7 +186,8 @@ def _matrix_section(
     if failed:
         lines += ["**Failures**", ""]
         lines += [
-            f"- **{text(r.identity)}** · {text(cell_text(r))} · {_check_text(r)} — {text(r.reason)}"
+            f"- **{text(r.identity)}** · {text(cell_text(r))} · {_check_text(r)} — "
+            f"{text(reason_text(r))}"
             for r in failed
         ]
         lines += [""]

@@ -20,6 +20,7 @@ from crawler.reports.matrix import (
     login_failures,
     shows_identity,
 )
+from crawler.reports.mismatches import collect
 from crawler.results import CheckResult, Run, Verdict, failures_first, group_label, summarize
 
 STYLES: dict[Verdict, str] = {
@@ -41,14 +42,17 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
        numbered; columns Verdict, Group, Check, Expected, Got, Reason (and Identity when
        the run has several);
     2. for each FAIL and ERROR, its `curl` reproduction under the same number;
-    3. with several identities, the matrix: a row per check, a column per identity,
+    3. the 404 mismatches, one line each (`GET /api/audit  ->  mounted under another
+       name: /api/audit-logs`, then who got it when the run has several identities),
+       by module, and their summary line (see `mismatches.collect`);
+    4. with several identities, the matrix: a row per check, a column per identity,
        cells such as `PASS 200`; when it is wider than `width`, the same cells listed
        per identity instead;
-    4. per-group tallies (`Billing (17/17 PASS)`), and per identity;
-    5. the identities that could not log in, with the reason;
-    6. last, `summarize(run).line`.
+    5. per-group tallies (`Billing (17/17 PASS)`), and per identity;
+    6. the identities that could not log in, with the reason;
+    7. last, `summarize(run).line`.
 
-    The SKIPs of an identity that could not log in are left out of the first table: (5)
+    The SKIPs of an identity that could not log in are left out of the first table: (6)
     says why once. Nothing from the target is read as rich markup, and control
     characters are shown as `?`, so a response cannot restyle or drive the terminal.
     """
@@ -67,6 +71,7 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     if shown:
         console.print(_table(shown, identity=matrix.several))
         _print_curl_lines(console, run, shown, label=label)
+        _print_mismatches(console, run, several=matrix.several)
     elif not run.results:
         console.print(Text("No checks were run."))
     elif all(r.verdict == "PASS" for r in run.results):
@@ -141,6 +146,25 @@ def _print_curl_lines(console: Console, run: Run, shown: list[CheckResult], *, l
         # soft_wrap: one physical line, so it copies and pastes as one command.
         line = curl_command(run, result, label=label)
         console.print(_plain(f"{number:>3}  {line}"), soft_wrap=True)
+    console.print()
+
+
+def _print_mismatches(console: Console, run: Run, *, several: bool) -> None:
+    found = collect(run)
+    if not found.count:
+        return
+    console.print(Text("404 mismatches:", style="bold"))
+    for mismatch in found.rows:
+        detail = mismatch.detail
+        if several:
+            detail += f"  (as {', '.join(mismatch.identities)})"
+        # One line; wrapped, the detail continues under itself, after the arrow.
+        line = Table.grid(padding=(0, 2))
+        line.add_column(overflow="fold", max_width=max(20, console.width // 2))
+        line.add_column(overflow="fold")
+        line.add_row(_plain(f"{mismatch.method} {mismatch.path}  ->"), _plain(detail))
+        console.print(Padding(line, (0, 0, 0, 2)))
+    console.print(_plain(found.line))
     console.print()
 
 
