@@ -19,6 +19,9 @@ demo: install
 	@# The demo API fails some checks on purpose: exit 1 (checks failed) is the expected answer;
 	@# anything else (2 bad manifest, 3 login, 130 interrupted) means the crawl itself broke.
 	$(BIN)/crawler run specs/demo.yaml --out reports/demo || [ $$? -eq 1 ]
+	@# The demo frontend calls routes the API lacks, on purpose: exit 1 (mismatches) is expected too.
+	$(BIN)/crawler xref --frontend crawler/demo/frontend --backend specs/demo.yaml \
+		--call-pattern apiGet:GET --call-pattern apiPost:POST --out reports/demo || [ $$? -eq 1 ]
 
 # The HTML report is checked in a real headless Chromium; install Debian's when we may.
 browser:

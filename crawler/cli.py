@@ -110,6 +110,12 @@ def cli() -> None:
     help="The backend's routes, to diagnose 404s: an OpenAPI/Swagger document or a route list "
     "[default: the manifest's inventory, plus the routes that answered].",
 )
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="After the crawl, confirm the routes suggested for 404s on the target, with at most "
+    "20 GET, HEAD or OPTIONS requests.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; only the summary.")
 def run(
     manifest: Path,
@@ -122,6 +128,7 @@ def run(
     allow_mutations: bool,
     transport: str,
     inventory: str | None,
+    probe: bool,
     quiet: bool,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
@@ -150,7 +157,13 @@ def run(
         )
         with progress:
             run_ = runner.execute(
-                loaded, manifest, target, settings, place=place, observer=observer
+                loaded,
+                manifest,
+                target,
+                settings,
+                place=place,
+                observer=observer,
+                probe=runner.PROBE_LIMIT if probe else 0,
             )
     except CrawlerError as error:
         _fail(error)
@@ -307,6 +320,7 @@ def check(manifest: Path) -> None:
             else:
                 shown = expects[0][1]
             click.echo(f"  {item.label:<{width}} -> {shown}{note}")
+    _warn_unresolved(loaded)
 
 
 @cli.command()
@@ -330,6 +344,232 @@ def render(run_file: Path, out: Path, formats: str) -> None:
     except CrawlerError as error:
         _fail(error)
     _finish(saved, out, chosen)  # re-rendering succeeded: exit 0 whatever the verdicts
+
+
+# --- crawler import ---------------------------------------------------------------------------
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Write a manifest from another description of the API, to review before use."""
+
+
+@import_group.command("openapi")
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="OUT.yaml",
+    help="The manifest to write; - prints it instead.",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT.yaml if it exists.")
+@click.option("--name", help="The manifest's name [default: the document's title].")
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="The target's origin, written as ${BASE_URL:-URL} [default: the document's server].",
+)
+def import_openapi(
+    spec: str, output: str, force: bool, name: str | None, base_url: str | None
+) -> None:
+    """Turn an OpenAPI 3.x or Swagger 2 document into a manifest.
+
+    SPEC is a file (JSON or YAML) or an http(s) URL. One check per operation, grouped by
+    tag; the expected status is the first documented 2xx; path parameters without an
+    example become {TODO_name} placeholders (`crawler check` lists them); security
+    schemes become identities reading ${ENV} variables. Review the file before use.
+    """
+    from crawler import openapi_import
+    from crawler.files import write_atomic
+
+    out = None if output == "-" else Path(output)
+    try:
+        if base_url and (problem := manifest_mod.url_problem(base_url)):
+            raise UsageError(f"--base-url {base_url!r}: {problem}.")
+        if out is not None and out.is_dir():
+            raise UsageError(f"-o {out}: is a folder; name the manifest file to write.")
+        if out is not None and out.exists() and not force:
+            raise UsageError(f"-o {out}: already exists; pass --force to overwrite it.")
+        read = openapi_import.read_spec(spec, _fetch_document)
+        imported = openapi_import.convert(
+            read.document, name=name, base_url=base_url, source=read.source
+        )
+        if out is not None:
+            try:
+                write_atomic(out, imported.text)
+            except OSError as exc:
+                raise UsageError(f"-o {out}: cannot be written ({exc.strerror or exc}).") from None
+    except CrawlerError as error:
+        _fail(error)
+    if out is None:
+        click.echo(imported.text, nl=False)
+        return
+    todos = imported.todo_checks
+    todo = f", {todos} with {{TODO_...}} placeholders" if todos else ""
+    click.echo(
+        f"{out}: {imported.checks} checks in {imported.groups} groups{todo}. "
+        f"Review it, then: crawler check {out}",
+        err=True,
+    )
+    if imported.env:
+        click.echo(f"identities read {', '.join(imported.env)} from the environment", err=True)
+
+
+def _fetch_document(url: str) -> str:
+    """GET an OpenAPI document over the network (through the engine, the network edge)."""
+    import anyio
+    import httpx
+
+    from crawler import engine
+    from crawler.openapi_import import SpecError
+
+    async def get() -> tuple[str | None, str | None]:
+        headers = {"User-Agent": engine.USER_AGENT}
+        async with httpx.AsyncClient(follow_redirects=True, headers=headers) as client:
+            return await engine.fetch_text(client, url)
+
+    text, problem = anyio.run(get)
+    if text is None:
+        raise SpecError(f"{url}: the OpenAPI document could not be fetched ({problem}).")
+    return text
+
+
+def _warn_unresolved(loaded: Manifest) -> None:
+    """`crawler check`: name the {TODO_...} placeholders an import left for a person to fill."""
+    from crawler.openapi_import import unresolved
+
+    count = 0
+    for group_name, group in loaded.groups.items():
+        for index, item in enumerate(group.checks):
+            names = [f"{{{name}}}" for name in unresolved(item)]
+            if not names:
+                continue
+            count += 1
+            what = (
+                f"unresolved placeholder {names[0]}: fill in a real value"
+                if len(names) == 1
+                else f"unresolved placeholders {', '.join(names)}: fill in real values"
+            )
+            click.echo(f"warning: groups.{group_name}[{index}] {item.label}: {what}", err=True)
+    if count:
+        click.echo(
+            f"{count} checks have unresolved placeholders; `crawler run` SKIPs them until "
+            "they are filled in.",
+            err=True,
+        )
+
+
+# --- crawler xref -----------------------------------------------------------------------------
+
+
+@cli.command("xref")
+@click.option(
+    "--frontend",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The frontend's source folder (JS, TS, JSX, TSX, Vue, Svelte).",
+)
+@click.option(
+    "--backend",
+    required=True,
+    metavar="SOURCE",
+    help="The backend's routes: an OpenAPI/Swagger file or http(s) URL, a route list file, "
+    "or a manifest (its inventory:, else its checks).",
+)
+@_out_option
+@click.option(
+    "--format",
+    "formats",
+    default="md,html,json",
+    show_default=True,
+    help="Report files to write, comma-separated: md (xref.md), html (xref.html), "
+    "json (xref.json).",
+)
+@click.option(
+    "--call-pattern",
+    "call_patterns",
+    multiple=True,
+    metavar="NAME[:METHOD]",
+    help="Also a call: a wrapper with a fixed method (apiGet:GET, api.post:POST), or a "
+    "fetch-like one (apiFetch). Repeatable.",
+)
+@click.option(
+    "--api-prefix",
+    "api_prefixes",
+    multiple=True,
+    default=("/api",),
+    show_default=True,
+    metavar="PREFIX",
+    help="Paths under this prefix are API calls (also any top-level segment the backend "
+    "serves). Repeatable.",
+)
+@click.option(
+    "--emit-manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write a manifest with one check per distinct call, grouped by module.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+def xref_command(
+    frontend: Path,
+    backend: str,
+    out: Path,
+    formats: str,
+    call_patterns: tuple[str, ...],
+    api_prefixes: tuple[str, ...],
+    emit_manifest: Path | None,
+    quiet: bool,
+) -> None:
+    """Cross-reference the API calls in a frontend's source with the backend's routes.
+
+    \b
+    Each call (file:line) is matched to a backend route, or gets the mismatch's cause and
+    the routes the backend has instead. Exit codes: 0 every call is served; 1 some are not;
+    2 bad usage, or a backend source that cannot be read.
+    """
+    from crawler import xref
+    from crawler.files import write_atomic
+
+    names = [name.strip() for name in formats.split(",") if name.strip()]
+    unknown = [name for name in names if name not in xref.FORMATS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'nothing'}: choose from {', '.join(xref.FORMATS)}, "
+            "comma-separated (e.g. md,html,json)",
+            param_hint="--format",
+        )
+    bad_prefix = [p for p in api_prefixes if not p.startswith("/")]
+    if bad_prefix:
+        raise click.BadParameter(
+            f"{bad_prefix[0]!r}: a prefix is a path such as /api", param_hint="--api-prefix"
+        )
+    try:
+        patterns = xref.parse_patterns(call_patterns)
+        _writable(out)
+        inventory = xref.load_backend(backend)
+        prefixes = (*api_prefixes, *xref.inventory_prefixes(inventory))
+        found = xref.scan(frontend, patterns, prefixes)
+        result = xref.cross_reference(
+            found, inventory, frontend=str(frontend), backend=inventory.source
+        )
+        written = []
+        for name in names:
+            fmt = xref.FORMATS[name]
+            write_atomic(out / fmt.filename, fmt.render(result))
+            written.append(str(out / fmt.filename))
+        if emit_manifest is not None:
+            reference = xref.backend_reference(backend, emit_manifest)
+            write_atomic(emit_manifest, xref.emit_manifest(result, inventory=reference))
+            written.append(str(emit_manifest))
+    except CrawlerError as error:
+        _fail(error)
+    except OSError as exc:
+        _fail(UsageError(f"cannot write the reports: {exc.strerror or exc}."))
+    text = xref.render_terminal(result)
+    click.echo(text.splitlines()[-1] if quiet else text, nl=quiet)
+    click.echo(f"reports: {', '.join(written)}", err=True)
+    sys.exit(result.exit_code)
 
 
 def main() -> None:

@@ -589,6 +589,56 @@ async def fetch_text(
     return body.decode(response.encoding or "utf-8", errors="replace"), None
 
 
+# --- probes ------------------------------------------------------------------------------------
+
+# What a probe may send: it asks whether a route is there, and must never change anything.
+SAFE_PROBE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """What a probe got back: a status and the Allow header's methods, or a `problem`."""
+
+    status: int | None
+    allow: frozenset[str] = frozenset()
+    problem: str | None = None
+
+
+async def probe(client: httpx.AsyncClient, method: str, path: str, timeout: float) -> ProbeAnswer:
+    """Send one GET, HEAD or OPTIONS (anything else raises ValueError) within `timeout`
+    seconds; the body is not read. Never raises for a network failure."""
+    if method not in SAFE_PROBE_METHODS:
+        raise ValueError(f"a probe sends only GET, HEAD or OPTIONS, not {method}")
+    try:
+        with anyio.fail_after(timeout):
+            async with client.stream(method, path, timeout=httpx.Timeout(timeout)) as response:
+                allow = response.headers.get("allow", "")
+    except TimeoutError:
+        return ProbeAnswer(None, problem=f"no answer within {timeout:g} s")
+    except Exception as exc:  # a transport failure is a reason, not a crash
+        return ProbeAnswer(None, problem=describe_error(exc, timeout)[1])
+    methods = frozenset(m.strip().upper() for m in allow.split(",") if m.strip())
+    return ProbeAnswer(response.status_code, methods)
+
+
+async def probe_all(
+    probes: Sequence[tuple[httpx.AsyncClient, str, str, float]], concurrency: int
+) -> list[ProbeAnswer]:
+    """`probe(client, method, path, timeout)` for each, at most `concurrency` at once; the
+    answers in the order of `probes`."""
+    answers: list[ProbeAnswer] = [ProbeAnswer(None)] * len(probes)
+    limiter = anyio.CapacityLimiter(max(1, concurrency))
+
+    async def one(index: int) -> None:
+        async with limiter:
+            answers[index] = await probe(*probes[index])
+
+    async with anyio.create_task_group() as tasks:
+        for index in range(len(probes)):
+            tasks.start_soon(one, index)
+    return answers
+
+
 # --- naming failures -----------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 `diagnose(call, inventory)` tries small named rules in order; the first that explains the
 miss wins. Each rule states its reasoning in its docstring and is table-tested. Pure: no
 network, no httpx. `annotate(run, inventory)` puts a `Diagnosis` on every result that
-expected something other than 404 and got a 404 or 405.
+expected something other than 404 and got a 404 or 405. For `--probe`, `probes` turns a
+diagnosis's suggestions into safe requests (GET, HEAD or OPTIONS) and `confirms` judges
+their answers; the runner sends them through `engine.probe`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from crawler.results import CheckResult, Diagnosis, Response, Run
-from crawler.routes import PARAM, Inventory, module_of, normalise, segments
+from crawler.manifest import parse_expect
+from crawler.results import Cause, CheckResult, Diagnosis, Response, Run
+from crawler.routes import PARAM, Inventory, looks_like_value, module_of, normalise, segments
 
 # How alike two segments must be (difflib ratio) to count as a near-miss spelling.
 NEAR_MISS = 0.75
@@ -22,8 +25,8 @@ NEAR_MISS = 0.75
 MAX_SUGGESTIONS = 3
 
 _VERSION = re.compile(r"^v\d+$")
-# A segment that looks like a value rather than a name: a number, a UUID, a long token.
-_VALUE = re.compile(r"^(\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[0-9a-f]{16,}|\{\})$", re.IGNORECASE)
+# Methods every path may answer (CORS preflights, HEAD for GET): no evidence of a route.
+_INCIDENTAL = frozenset({"*", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -67,16 +70,31 @@ def _served(inventory: Inventory, method: str, templates: Iterable[str]) -> list
 
 
 def wrong_method(call: Call, inventory: Inventory) -> Diagnosis | None:
-    """The path exists with other methods: from a 405's Allow header, or the inventory."""
-    methods = set(call.allow) or inventory.methods_for(call.path)
-    methods.discard("*")
-    if not methods or call.method in methods or (call.method == "HEAD" and "GET" in methods):
+    """The path exists with other methods: from a 405's Allow header, or the inventory.
+
+    HEAD and OPTIONS are no evidence (servers answer them on any path), and a parameter
+    takes only a value that looks like one. A 405 is a wrong method even when nothing says
+    which methods would do.
+    """
+    methods = set(call.allow) or {
+        route.method for route in inventory.routes if _strict_fit(route.segments, call.segments)
+    }
+    methods -= _INCIDENTAL
+    if call.method in methods or (call.method == "HEAD" and "GET" in methods):
         return None
+    if not methods:
+        if call.status != 405:
+            return None
+        return Diagnosis(
+            cause="wrong_method",
+            detail=f"wrong method: the path exists, but not for {call.method} (405)",
+        )
     listed = ", ".join(sorted(methods))
+    shown = {m: _shown_serving(inventory, m, call.template) for m in sorted(methods)}
     return Diagnosis(
         cause="wrong_method",
-        detail=f"wrong method: {call.template} serves {listed}, not {call.method}",
-        suggestions=tuple(f"{m} {call.template}" for m in sorted(methods))[:MAX_SUGGESTIONS],
+        detail=f"wrong method: {next(iter(shown.values()))} serves {listed}, not {call.method}",
+        suggestions=tuple(f"{m} {path}" for m, path in shown.items())[:MAX_SUGGESTIONS],
     )
 
 
@@ -98,26 +116,42 @@ def trailing_slash(call: Call, inventory: Inventory) -> Diagnosis | None:
 
 def resource_missing(call: Call, inventory: Inventory) -> Diagnosis | None:
     """The route is served and the call's values look like ids: the 404 is the resource."""
-    if call.status != 404 or not any(
-        _strict_fit(r.segments, call.segments) for r in inventory.serving(call.method, call.path)
-    ):
+    if call.status != 404:
         return None
-    return RESOURCE
-
-
-RESOURCE = Diagnosis(
-    cause="resource_not_found",
-    detail="route exists: the 404 is the resource (check the id or the data)",
-    suggestions=(),
-)
+    for route in inventory.serving(call.method, call.path):
+        if _strict_fit(route.segments, call.segments):
+            shown = f"{call.method} {inventory.shown(route.template)}"
+            if PARAM in route.segments:
+                return Diagnosis(
+                    cause="resource_not_found",
+                    detail=f"route exists ({shown}): the 404 is the resource; "
+                    "check the id or the data",
+                )
+            return Diagnosis(
+                cause="resource_not_found",
+                detail=f"route exists ({shown}), and its handler answered 404: missing data, "
+                "a permission that hides as 404, or an out-of-date inventory",
+            )
+    return None
 
 
 def resource_missing_loosely(call: Call, inventory: Inventory) -> Diagnosis | None:
     """Last resort: a parameter route takes the call's word as its value (`/recordings/notes`
     goes to `/recordings/{id}`), and nothing closer was found."""
-    if call.status == 404 and inventory.serves(call.method, call.path):
-        return RESOURCE
-    return None
+    if call.status != 404:
+        return None
+    served = inventory.serving(call.method, call.path)
+    if not served:
+        return None
+    route = inventory.shown(served[0].template)
+    words = [h for w, h in zip(served[0].segments, call.segments, strict=True) if w != h]
+    taken = f"'{words[0]}'" if words else "the call's value"
+    return Diagnosis(
+        cause="resource_not_found",
+        detail=f"only {route} fits, taking {taken} as its parameter: the 404 is its answer "
+        "(or the word was meant as a route the backend lacks)",
+        suggestions=(f"{call.method} {route}",),
+    )
 
 
 def prefix_skew(call: Call, inventory: Inventory) -> Diagnosis | None:
@@ -138,23 +172,36 @@ def prefix_skew(call: Call, inventory: Inventory) -> Diagnosis | None:
     for version in ("v1", "v2", "v3"):
         candidates.append(("api", version, *body_no_version))
         candidates.append((version, *body_no_version))
-    templates = ["/" + "/".join(c) for c in candidates if c and c != parts]
-    found = _served(inventory, call.method, templates)
+    paths = ["/" + "/".join(c) for c in candidates if c and c != parts]
+    found = [
+        _shown_serving(inventory, call.method, p) for p in _served(inventory, call.method, paths)
+    ]
     if not found:
         return None
     return Diagnosis(
         cause="prefix_skew",
-        detail=f"prefix or version skew: served as {inventory.shown(found[0])}",
+        detail=f"prefix or version skew: served as {found[0]}",
         suggestions=_routes(inventory, call.method, found),
     )
 
 
 def no_list_handler(call: Call, inventory: Inventory) -> Diagnosis | None:
-    """`GET /api/recordings` is 404 while `/api/recordings/{id}` exists: no list handler."""
-    item = call.template.rstrip("/") + "/" + PARAM
-    if call.method != "GET" or not _served(inventory, "GET", [item]):
+    """`GET /api/recordings` is 404 while `GET /api/recordings/{id}` exists: no list handler.
+
+    Only a route that is the call plus one trailing parameter counts; `/api/billing/plans`
+    says nothing about a list at `/api/billing`. Tried first: a POST served on the same path
+    (to create) does not make the list call a wrong method.
+    """
+    if call.method != "GET" or not call.segments or _served(inventory, "GET", [call.path]):
         return None
-    shown = _shown_serving(inventory, "GET", item)
+    items = [
+        route
+        for route in inventory.serving("GET", call.template + "/" + PARAM)
+        if route.segments[-1] == PARAM and _strict_fit(route.segments[:-1], call.segments)
+    ]
+    if not items:
+        return None
+    shown = inventory.shown(items[0].template)
     return Diagnosis(
         cause="no_list_handler",
         detail=f"no list handler: only GET {shown} exists",
@@ -163,23 +210,35 @@ def no_list_handler(call: Call, inventory: Inventory) -> Diagnosis | None:
 
 
 def extra_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
-    """The call has a trailing segment the backend does not: `/scripts/manage` vs `/scripts`."""
+    """The call has a segment the backend does not: `/scripts/manage` vs `/scripts`.
+
+    The last segment is tried first, then the others (`/shopper/admin/scripts`).
+    """
     parts = call.segments
     if len(parts) < 2:
         return None
-    parent = "/" + "/".join(parts[:-1])
-    if not _served(inventory, call.method, [parent]):
-        return None
-    return Diagnosis(
-        cause="extra_segment",
-        detail=f"path mismatch: extra segment '{parts[-1]}'",
-        suggestions=(f"{call.method} {_shown_serving(inventory, call.method, parent)}",),
-    )
+    for gap in reversed(range(len(parts))):
+        shorter = "/" + "/".join(parts[:gap] + parts[gap + 1 :])
+        if _served(inventory, call.method, [shorter]):
+            return Diagnosis(
+                cause="extra_segment",
+                detail=f"path mismatch: extra segment '{parts[gap]}'",
+                suggestions=(f"{call.method} {_shown_serving(inventory, call.method, shorter)}",),
+            )
+    return None
 
 
 def missing_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
-    """The backend's route has one literal segment more: `/api/users` vs `/api/users/me`."""
+    """The backend's route has one segment more: `/api/users` vs `/api/users/me`, or
+    `/api/calls/notes` vs `/api/calls/{id}/notes`. Tried before `extra_segment`: a route that
+    keeps every word of the call (`/users/profile` vs `/users/me/profile`) says more than
+    one that drops a word (`/users`).
+
+    Only for a call that names a module (`/api` alone is missing everything).
+    """
     parts = call.segments
+    if not _names_module(segments(module_of(call.path))):
+        return None
     found = []
     for template in inventory.templates():
         want = segments(template)
@@ -200,15 +259,15 @@ def missing_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
 
 
 def param_shape(call: Call, inventory: Inventory) -> Diagnosis | None:
-    """A value where the backend has a literal (`/users/42/profile` vs `/users/me/profile`)."""
+    """A value where the backend has a literal word (`/users/42/profile` vs
+    `/users/me/profile`)."""
     parts = call.segments
     found = []
     for template in inventory.templates():
-        want = segments(template)
-        diffs = _differences(want, parts)
+        diffs = _differences(segments(template), parts)
         if diffs is not None and len(diffs) == 1:
             w, h = diffs[0]
-            if w != PARAM and _VALUE.match(h):
+            if not looks_like_value(w) and looks_like_value(h):
                 found.append(template)
     found = _served(inventory, call.method, found)
     if not found:
@@ -245,37 +304,61 @@ def near_miss(call: Call, inventory: Inventory) -> Diagnosis | None:
     )
 
 
+def module_elsewhere(call: Call, inventory: Inventory) -> Diagnosis | None:
+    """Nothing is served under the call's module, but under a sibling of a related or
+    near-miss name (`/api/audit` vs only `/api/audit-logs/{id}`): suggest its routes."""
+    module = segments(module_of(call.path))
+    if not _names_module(module) or _under(inventory, module):
+        return None
+    parent, name = module[:-1], module[-1]
+    served = [r.template for r in inventory.routes if r.serves_method(call.method)]
+    kinds: tuple[tuple[Cause, str, Callable[[str, str], bool]], ...] = (
+        ("renamed", "mounted under another name", _related_name),
+        ("near_miss", "near-miss spelling", _similar),
+    )
+    for cause, words, alike in kinds:
+        found = sorted(
+            (t for t in dict.fromkeys(served) if _sibling(segments(t), parent, name, alike)),
+            key=lambda t: len(segments(t)),
+        )
+        if found:
+            other = "/" + "/".join(segments(found[0])[: len(module)])
+            return Diagnosis(
+                cause=cause,
+                detail=f"{words}: nothing is served under {module_of(call.path)}, "
+                f"but under {other}",
+                suggestions=_routes(inventory, call.method, found),
+            )
+    return None
+
+
 def module_missing(call: Call, inventory: Inventory) -> Diagnosis | None:
     """Nothing in the inventory lives under the call's module: the whole module is missing."""
-    module = module_of(call.path)
-    if module in ("/", "/api") or not len(inventory):
-        return None
-    prefix = segments(module)
-    if any(segments(t)[: len(prefix)] == prefix for t in inventory.templates()):
+    module = segments(module_of(call.path))
+    if not _names_module(module) or not len(inventory) or _under(inventory, module):
         return None
     return Diagnosis(
         cause="module_missing",
-        detail=f"route missing: nothing is served under {module}",
+        detail=f"route missing: nothing is served under {module_of(call.path)}",
         suggestions=(),
     )
 
 
 RULES: tuple[Rule, ...] = (
+    no_list_handler,
     wrong_method,
     trailing_slash,
     resource_missing,
     prefix_skew,
-    no_list_handler,
     param_shape,
-    extra_segment,
     missing_segment,
+    extra_segment,
     renamed,
     near_miss,
+    module_elsewhere,
     module_missing,
     resource_missing_loosely,
 )
-
-UNKNOWN = Diagnosis(cause="unknown", detail="not served, and nothing similar is", suggestions=())
 
 
 def diagnose(call: Call, inventory: Inventory) -> Diagnosis:
@@ -284,7 +367,18 @@ def diagnose(call: Call, inventory: Inventory) -> Diagnosis:
         found = rule(call, inventory)
         if found is not None:
             return found
-    return UNKNOWN
+    return unknown(call, inventory)
+
+
+def unknown(call: Call, inventory: Inventory) -> Diagnosis:
+    """No rule explains the miss: the route is missing, and nothing like it is served."""
+    module = module_of(call.path)
+    where = f" under {module}" if _names_module(segments(module)) else ""
+    return Diagnosis(
+        cause="unknown",
+        detail=f"route missing: not served, and nothing similar is served{where}",
+        suggestions=(),
+    )
 
 
 # --- segment comparisons ------------------------------------------------------------------------
@@ -302,7 +396,7 @@ def _strict_fit(want: tuple[str, ...], have: tuple[str, ...]) -> bool:
     """Like `segments_fit`, but a parameter only takes a value that looks like one (an id),
     so `/api/{}` does not explain `/api/audit`."""
     return len(want) == len(have) and all(
-        w == h or h == PARAM or (w == PARAM and bool(_VALUE.match(h)))
+        w == h or h == PARAM or (w == PARAM and looks_like_value(h))
         for w, h in zip(want, have, strict=True)
     )
 
@@ -323,6 +417,28 @@ def _one_segment_apart(
         if diffs is not None and len(diffs) == 1 and alike(*diffs[0]):
             found.append(template)
     return _served(inventory, call.method, found)
+
+
+def _names_module(module: tuple[str, ...]) -> bool:
+    """Whether a module (`module_of`) names something beyond the `/api/v1` prefix."""
+    return bool(module) and module[-1] != "api" and not _VERSION.match(module[-1])
+
+
+def _under(inventory: Inventory, module: tuple[str, ...]) -> bool:
+    return any(segments(t)[: len(module)] == module for t in inventory.templates())
+
+
+def _sibling(
+    want: tuple[str, ...], parent: tuple[str, ...], name: str, alike: Callable[[str, str], bool]
+) -> bool:
+    """`want` lives under `parent` + a segment that is `alike` to `name`."""
+    depth = len(parent)
+    return (
+        len(want) > depth
+        and want[:depth] == parent
+        and want[depth] != PARAM
+        and alike(want[depth], name)
+    )
 
 
 def _words(segment: str) -> list[str]:
@@ -350,9 +466,15 @@ def _similar(backend: str, called: str) -> bool:
 
 
 def needs_diagnosis(result: CheckResult) -> bool:
-    """Expected something other than 404, got a 404 or a 405."""
-    expected_404 = "404" in result.expect.split("|") or "4xx" in result.expect
-    return result.status in (404, 405) and not expected_404
+    """Expected something other than 404, got a 404 or a 405 it did not expect.
+
+    An answer the check expected is never a mismatch (a check that verifies a 405).
+    """
+    status = result.status
+    if status not in (404, 405):
+        return False
+    expected = parse_expect(result.expect)
+    return not expected.matches(404) and not expected.matches(status)
 
 
 def call_of(result: CheckResult) -> Call:
@@ -373,3 +495,108 @@ def annotate(run: Run, inventory: Inventory) -> Run:
         for r in run.results
     )
     return run.model_copy(update={"results": results, "inventory": inventory.source or None})
+
+
+# --- confirming suggestions on the target (`--probe`) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A safe request that confirms a suggested route: `method path` stands for `suggestion`.
+
+    A GET or HEAD suggestion is sent as itself; any other method is asked about with OPTIONS
+    (the answer's Allow header must list it), never sent.
+    """
+
+    suggestion: str
+    method: str
+    path: str
+    wanted: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def probe_for(suggestion: str, called: str) -> Probe | None:
+    """The probe of a suggested route (`GET /api/users/{id}`), its parameters filled from
+    the concrete `called` path; None when they cannot be (`fill_from`).
+
+    >>> probe_for("POST /api/billing/{id}/checkout", "/api/billing/7/pay").label
+    'OPTIONS /api/billing/7/checkout'
+    """
+    wanted, _, template = suggestion.partition(" ")
+    path = fill_from(template, called)
+    if path is None:
+        return None
+    method = wanted if wanted in ("GET", "HEAD") else "OPTIONS"
+    return Probe(suggestion, method, path, wanted)
+
+
+def fill_from(template: str, called: str) -> str | None:
+    """`template` with each parameter replaced by the called path's value in that place.
+
+    Same number of segments: the value at the same position. Otherwise the value after the
+    literal segment that precedes the parameter (`/api/v1/users/42` fills
+    `/api/users/{id}` with 42), which must look like an id. None when a parameter has no
+    such value: a probe never guesses one.
+
+    >>> fill_from("/api/recordings/{id}", "/api/recordings")  # no list handler: no id
+    >>> fill_from("/api/users/{id}", "/api/v1/users/42")
+    '/api/users/42'
+    """
+    raw = [s for s in template.split("/") if s]
+    want = segments(template)
+    have = [s for s in called.split("?", 1)[0].split("/") if s]
+    filled = []
+    for index, (segment, shape) in enumerate(zip(raw, want, strict=True)):
+        if shape != PARAM:
+            filled.append(segment)
+            continue
+        value = _value_for(index, want, have)
+        if value is None:
+            return None
+        filled.append(value)
+    slash = "/" if template.endswith("/") and len(template) > 1 else ""
+    return "/" + "/".join(filled) + slash
+
+
+def _value_for(index: int, want: tuple[str, ...], have: list[str]) -> str | None:
+    if len(want) == len(have):
+        value = have[index]
+    else:
+        anchor = want[index - 1] if index else None
+        if anchor is None or anchor == PARAM or anchor not in have:
+            return None
+        after = have.index(anchor) + 1
+        value = have[after] if after < len(have) else ""
+        if not looks_like_value(value):
+            return None
+    return value if value and normalise(value) != "/" + PARAM else None
+
+
+def probes(result: CheckResult, diagnosis: Diagnosis, called: str) -> list[Probe]:
+    """The probes that would confirm `diagnosis`'s suggestions for a result whose request
+    went to the concrete path `called`; a probe that would repeat the request is left out."""
+    found = []
+    for suggestion in diagnosis.suggestions:
+        probe = probe_for(suggestion, called)
+        if probe is None:
+            continue
+        same = probe.method == result.method and probe.path == called.split("?", 1)[0]
+        if not same:
+            found.append(probe)
+    return found
+
+
+def confirms(probe: Probe, status: int, allow: frozenset[str]) -> bool:
+    """Whether a probe's answer shows the suggested route is served.
+
+    The same identity got a 404 for the called path, so any other answer from the suggested
+    one shows a route there, except not found or gone, method not allowed, rate limited and
+    server errors (a gateway says those for anything). An OPTIONS probe for another method
+    confirms only when the Allow header lists that method.
+    """
+    if probe.method != probe.wanted:
+        return status != 404 and probe.wanted in allow
+    return status < 500 and status not in (404, 405, 410, 429)

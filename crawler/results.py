@@ -108,6 +108,9 @@ class Diagnosis(BaseModel):
     cause: Cause
     detail: str
     suggestions: tuple[str, ...] = ()
+    confirmed: tuple[str, ...] = Field(
+        default=(), description="The suggestions `--probe` saw answer on the target."
+    )
 
 
 class RequestInfo(BaseModel):

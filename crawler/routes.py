@@ -29,7 +29,7 @@ HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 _PARAM_SEGMENT = re.compile(
     r"""^(
         \{[^}]*\}           # OpenAPI {id}
-      | :[A-Za-z_]\w*\??    # Express/Hono :id
+      | :[A-Za-z_]\w*[?*+]? # Express/Hono :id, :id?, :path*
       | <(?:\w+:)?\w+>      # Flask <int:id>
       | \[\[?\.{0,3}\w+\]\]? # Next.js [id], [...slug], [[...slug]]
       | \*                  # a wildcard
@@ -38,8 +38,32 @@ _PARAM_SEGMENT = re.compile(
 )
 
 
+# A segment that reads as a value rather than a name: a number, a UUID, a hex digest, a
+# prefixed id (`rec_001`, `cus_9Xa`), a long token with digits in it, or a parameter.
+_VALUE = re.compile(
+    r"""^(
+        \d+
+      | [0-9a-f]{8}-[0-9a-f-]{27,}
+      | [0-9a-f]{16,}
+      | [a-z][a-z0-9]*_[a-z0-9]*\d[a-z0-9]*
+      | (?=[a-z0-9_-]*\d)(?=[0-9_-]*[a-z])[a-z0-9_-]{12,}
+      | \{\}
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
 class InventoryError(CrawlerError):
     """A route inventory (OpenAPI document or route list) cannot be read."""
+
+
+def looks_like_value(segment: str) -> bool:
+    """Whether a path segment reads as a value (an id) rather than a word.
+
+    >>> [looks_like_value(s) for s in ("42", "rec_001", "audit-logs", "me", "v1")]
+    [True, True, False, False, False]
+    """
+    return bool(_VALUE.match(segment))
 
 
 def normalise(path: str) -> str:
@@ -73,22 +97,29 @@ class Route:
 
     @classmethod
     def parse(cls, line: str) -> Route:
-        """`GET /api/users/{id}`; a line without a method means GET."""
+        """`GET /api/users/{id}`; a line without a method means GET; `ANY` means every one."""
         parts = line.split()
         if len(parts) == 1:
-            return cls.of("GET", parts[0])
-        method, path = parts[0].upper(), parts[1]
+            method, path = "GET", parts[0]
+        else:
+            method, path = parts[0].upper(), parts[1]
         if method not in (*HTTP_METHODS, "ANY", "ALL", "*"):
             raise ValueError(f"{parts[0]!r} is not an HTTP method")
+        if not path.startswith("/"):
+            raise ValueError(f"{path!r} is not a path (it starts with /)")
         return cls.of("*" if method in ("ANY", "ALL") else method, path)
 
     @property
     def segments(self) -> tuple[str, ...]:
         return segments(self.template)
 
+    def serves_method(self, method: str) -> bool:
+        """Its own method, any for `*`; and HEAD wherever GET is (as HTTP servers do)."""
+        return self.method in (method, "*") or (method == "HEAD" and self.method == "GET")
+
     def matches(self, method: str, path: str) -> bool:
         """Whether this route serves `method path` (a concrete path or a template)."""
-        return self.method in (method, "*") and path_matches(self.template, path)
+        return self.serves_method(method) and path_matches(self.template, path)
 
     def __str__(self) -> str:
         return f"{self.method} {self.template}"
@@ -119,11 +150,14 @@ class Inventory:
     def __post_init__(self) -> None:
         for route in self.routes:
             self._by_template.setdefault(route.template, set()).add(route.method)
-            if route.shown and _readable(route.shown):
-                self._shown.setdefault(route.template, route.shown)
+        # A spelling written with {name} wins; the others are shown renamed to it.
+        for route in sorted(self.routes, key=lambda r: not _readable(r.shown)):
+            if route.shown:
+                self._shown.setdefault(route.template, _named(route.shown))
 
     def shown(self, template: str) -> str:
-        """How the backend writes a template (`/api/users/{id}`), else the template itself."""
+        """How the backend writes a template, its parameters as `{name}`
+        (`/api/users/:id` shows as `/api/users/{id}`); else the template itself."""
         return self._shown.get(template, template)
 
     def __len__(self) -> int:
@@ -151,6 +185,25 @@ class Inventory:
         seen = dict.fromkeys((*self.routes, *other.routes))
         sources = " + ".join(s for s in (self.source, other.source) if s)
         return Inventory(tuple(seen), sources)
+
+
+# The name inside a parameter segment, however it is spelled.
+_PARAM_NAME = re.compile(
+    r"^(?:\{(\w+)[^}]*\}|:(\w+)[?*+]?|<(?:\w+:)?(\w+)>|\[\[?(?:\.\.\.)?(\w+)\]\]?)$"
+)
+
+
+def _named(path: str) -> str:
+    """`path` with each parameter spelled `{name}` (`{}` when it has none, as `*`)."""
+
+    def one(segment: str) -> str:
+        if not _PARAM_SEGMENT.match(segment):
+            return segment
+        found = _PARAM_NAME.match(segment)
+        name = next((g for g in found.groups() if g), "") if found else ""
+        return "{" + name + "}"
+
+    return "/".join(one(s) for s in path.split("/"))
 
 
 def _readable(path: str) -> bool:
@@ -228,22 +281,29 @@ def load_file(path: str | Path) -> Inventory:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError(f"{path}: cannot be read ({exc}).") from None
-    stripped = text.lstrip()
-    if file.suffix in (".json", ".yaml", ".yml") or stripped.startswith("{"):
-        document = load_document(text, str(path))
-        if "paths" in document:
-            return from_openapi(document, str(path))
+    if file.suffix in (".json", ".yaml", ".yml") or text.lstrip().startswith("{"):
+        return from_openapi(load_document(text, str(path)), str(path))
     return from_route_list(text, str(path))
 
 
 def from_passed(results: Iterable[Any]) -> Inventory:
-    """Routes proven by this run: every check that answered with a non-404/405 status."""
+    """Routes proven by this run: every check that answered with a non-404/405 status.
+
+    A segment that reads as a value is taken as a parameter: `GET /api/users/1` answering
+    200 shows that `GET /api/users/{id}` is served, not that only user 1 is.
+    """
     routes = [
-        Route.of(r.method, r.path)
+        Route.of(r.method, _generalised(r.path))
         for r in results
         if r.status is not None and r.status not in (404, 405) and r.status < 500
     ]
     return Inventory(tuple(dict.fromkeys(routes)), "checks that answered")
+
+
+def _generalised(path: str) -> str:
+    bare = path.split("?", 1)[0]
+    parts = ["{id}" if looks_like_value(s) else s for s in bare.split("/")]
+    return "/".join(parts)
 
 
 def module_of(path: str) -> str:

@@ -1,15 +1,16 @@
 """One run from start to finish: sessions, crawl, interruption, inventory, diagnosis -> a Run.
 
 The CLI calls `execute` and prints; this module owns the order of things. It touches the
-network only through `engine` (the crawl, and fetching an OpenAPI document from the target).
-Ctrl-C and SIGTERM stop the crawl and still produce a Run of what finished.
+network only through `engine` (the crawl, fetching an OpenAPI document, and `--probe`'s
+safe requests that confirm suggested routes). Ctrl-C and SIGTERM stop the crawl and still
+produce a Run of what finished.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,22 +19,27 @@ import anyio
 import httpx
 
 from crawler import engine, mismatch, routes
-from crawler.engine import Settings, Target
+from crawler.auth import MissingCapture, Session, fill
+from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import UsageError
-from crawler.manifest import Manifest
+from crawler.manifest import Manifest, PlannedCheck, url_problem
 from crawler.redact import Redactor
 from crawler.results import CheckResult, IdentityStatus, Run, RunSettings
 
 INTERRUPTED = "not finished: the run was interrupted"
+# `--probe` sends at most this many requests per run.
+PROBE_LIMIT = 20
 
 
 @dataclass(frozen=True)
 class InventoryPlace:
-    """Where the route inventory is: a `file`, a `url`, or a `path` on the target."""
+    """Where the route inventory is: a `file` (read already), a `url`, or a `path` on the
+    target (both fetched after the crawl)."""
 
     kind: str
     location: str
     openapi: bool = True
+    inventory: routes.Inventory | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -45,12 +51,12 @@ def inventory_place(
 ) -> InventoryPlace | None:
     """Resolve `--inventory` or the manifest's `inventory:` to a place; None when unset.
 
-    Files named in a manifest are relative to the manifest's folder. A missing file is a
-    usage error, found before anything is sent.
+    Files named in a manifest are relative to the manifest's folder. A file is read here,
+    so a missing or malformed one is a usage error (exit 2) found before anything is sent.
     """
     if option:
         if option.startswith(("http://", "https://")):
-            return InventoryPlace("url", option)
+            return _url_place(option)
         return _file_place(Path(option), openapi=None)
     source = loaded.inventory
     if source is None:
@@ -60,16 +66,26 @@ def inventory_place(
         return _file_place(folder / source.routes, openapi=False)
     spec = str(source.openapi)
     if spec.startswith(("http://", "https://")):
-        return InventoryPlace("url", spec)
+        return _url_place(spec)
     if spec.startswith("/") and not (folder / spec.lstrip("/")).exists():
         return InventoryPlace("path", spec)
     return _file_place(folder / spec, openapi=True)
 
 
+def _url_place(url: str) -> InventoryPlace:
+    problem = url_problem(url)
+    if problem:
+        raise UsageError(f"inventory {url}: {problem}.")
+    return InventoryPlace("url", url)
+
+
 def _file_place(path: Path, *, openapi: bool | None) -> InventoryPlace:
     if not path.is_file():
-        raise UsageError(f"inventory {path}: no such file.")
-    return InventoryPlace("file", str(path), openapi is not False)
+        raise UsageError(
+            f"inventory {path}: no such file. Name an OpenAPI/Swagger document or a route "
+            "list (one `GET /api/users/{id}` per line), or an http(s) URL."
+        )
+    return InventoryPlace("file", str(path), openapi is not False, routes.load_file(path))
 
 
 @dataclass
@@ -86,6 +102,8 @@ class _State:
     done: dict[int, CheckResult] = field(default_factory=dict)
     statuses: dict[str, IdentityStatus] = field(default_factory=dict)
     document: str | None = None
+    inventory: routes.Inventory | None = None
+    probed: dict[int, list[tuple[mismatch.Probe, ProbeAnswer]]] = field(default_factory=dict)
     terminated: bool = False
 
 
@@ -97,11 +115,14 @@ def execute(
     *,
     place: InventoryPlace | None = None,
     observer: Observer | None = None,
+    probe: int = 0,
 ) -> Run:
     """Log in, crawl every check x identity, diagnose the 404s; return the Run.
 
-    Never raises for a network failure; an interrupted run returns what finished, the rest
-    SKIP, with `interrupted=True`.
+    With `probe` > 0, the routes suggested for the 404s are then confirmed on the target
+    with at most that many GET, HEAD or OPTIONS requests (see `_probe`). Never raises for
+    a network failure; an interrupted run returns what finished, the rest SKIP, with
+    `interrupted=True`.
     """
     observer = observer or Observer()
     checks = loaded.planned(settings.timeout)
@@ -131,9 +152,19 @@ def execute(
                     observer.on_login_failure(name, session.failure)
             tasks.start_soon(_watch_sigterm, tasks.cancel_scope, state)
             await engine.crawl(checks, sessions, settings, redactor=redactor, on_result=on_result)
-            if place is not None and place.kind in ("path", "url"):
+            if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
                 state.document = await _fetch(client, place, observer)
+            elif place is not None and place.kind == "url":
+                # Its own anonymous client: the identities' credentials stay with the target.
+                async with engine.open_client(Target(base_url=place.location), settings) as own:
+                    state.document = await _fetch(own, place, observer)
+            if probe > 0:
+                done = [state.done[index] for index in sorted(state.done)]
+                state.inventory = inventory_for(done, place, state.document, observer)
+                state.probed = await _probe(
+                    checks, state.done, sessions, state.inventory, settings, probe, observer
+                )
             tasks.cancel_scope.cancel()  # done: stop watching
 
     started = datetime.now(UTC)
@@ -161,15 +192,21 @@ def execute(
         identities=tuple(state.statuses.values()) if loaded.identities else (),
         results=tuple(results),
     )
-    return diagnose(run, place, state.document, observer)
+    inventory = state.inventory
+    if inventory is None:
+        inventory = inventory_for(run.results, place, state.document, observer)
+    return confirm(mismatch.annotate(run, inventory), state.probed, redactor)
 
 
-def diagnose(
-    run: Run, place: InventoryPlace | None, document: str | None, observer: Observer
-) -> Run:
-    """Put a diagnosis on every 404/405 mismatch, against the best inventory available:
-    the declared one (if it could be read) plus the routes this run saw answer."""
-    inventory = routes.from_passed(run.results)
+def inventory_for(
+    results: Sequence[CheckResult],
+    place: InventoryPlace | None,
+    document: str | None,
+    observer: Observer,
+) -> routes.Inventory:
+    """The best inventory available: the declared one (if it could be read) plus the routes
+    this run saw answer. A declared one that cannot be read is a warning, not an error."""
+    inventory = routes.from_passed(results)
     if place is not None:
         try:
             declared = _declared(place, document)
@@ -178,12 +215,12 @@ def diagnose(
         else:
             if declared is not None:
                 inventory = declared.merged(inventory)
-    return mismatch.annotate(run, inventory)
+    return inventory
 
 
 def _declared(place: InventoryPlace, document: str | None) -> routes.Inventory | None:
     if place.kind == "file":
-        return routes.load_file(place.location)
+        return place.inventory if place.inventory is not None else routes.load_file(place.location)
     if document is None:
         return None
     return routes.from_openapi(routes.load_document(document, place.label), place.label)
@@ -196,6 +233,99 @@ async def _fetch(
     if problem:
         observer.on_warning(f"route inventory {place.location} not read: {problem}")
     return text
+
+
+async def _probe(
+    checks: Sequence[PlannedCheck],
+    done: Mapping[int, CheckResult],
+    sessions: Mapping[str, Session],
+    inventory: routes.Inventory,
+    settings: Settings,
+    limit: int,
+    observer: Observer,
+) -> dict[int, list[tuple[mismatch.Probe, ProbeAnswer]]]:
+    """Confirm the suggested routes of every mismatch on the target, safely and boundedly.
+
+    Each suggestion becomes a `mismatch.Probe` (GET or HEAD as itself, anything else asked
+    about with OPTIONS; parameters filled from the called path, else not probed), sent as
+    the identity whose check got the 404, within that check's timeout. The same request is
+    sent once however many results suggest it; at most `limit` requests in all, in manifest
+    order, and a warning says how many were left out.
+    """
+    request_of: dict[tuple[str, str, str], int] = {}  # (identity, method, path) -> its index
+    requests: list[tuple[httpx.AsyncClient, str, str, float]] = []
+    wanted: dict[int, list[tuple[mismatch.Probe, int]]] = {}
+    left_out = 0
+    for index in sorted(done):
+        result = done[index]
+        session = sessions.get(result.identity)
+        if session is None or session.failure is not None or not mismatch.needs_diagnosis(result):
+            continue
+        diagnosis = mismatch.diagnose(mismatch.call_of(result), inventory)
+        called = _called_path(session, checks[index], result)
+        for item in mismatch.probes(result, diagnosis, called):
+            key = (result.identity, item.method, item.path)
+            if key not in request_of:
+                if len(requests) >= limit:
+                    left_out += 1
+                    continue
+                request_of[key] = len(requests)
+                requests.append((session.client, item.method, item.path, checks[index].timeout))
+            wanted.setdefault(index, []).append((item, request_of[key]))
+    if left_out:
+        observer.on_warning(
+            f"probe: {left_out} suggested route(s) not confirmed: at most {limit} probe "
+            "requests per run"
+        )
+    answers = await engine.probe_all(requests, settings.concurrency)
+    return {index: [(item, answers[at]) for item, at in items] for index, items in wanted.items()}
+
+
+def _called_path(session: Session, planned: PlannedCheck, result: CheckResult) -> str:
+    """The concrete path the check's request went to: its placeholders filled."""
+    try:
+        return fill(planned.check.path, session.captures)
+    except MissingCapture:  # not sent then, so never a mismatch; its written path will do
+        return result.path
+
+
+def confirm(
+    run: Run, probed: Mapping[int, list[tuple[mismatch.Probe, ProbeAnswer]]], redactor: Redactor
+) -> Run:
+    """The run with each probed diagnosis's `confirmed` suggestions, and what the probes got
+    back said in its detail (`probe: GET /api/audit-logs -> 200 confirmed`)."""
+    if not probed:
+        return run
+    results = list(run.results)
+    for index, items in probed.items():
+        diagnosis = results[index].diagnosis
+        if diagnosis is None:
+            continue
+        confirmed = [
+            item.suggestion
+            for item, answer in items
+            if answer.status is not None and mismatch.confirms(item, answer.status, answer.allow)
+        ]
+        said = ", ".join(_said(item, answer) for item, answer in items)
+        results[index] = results[index].model_copy(
+            update={
+                "diagnosis": diagnosis.model_copy(
+                    update={
+                        "confirmed": tuple(dict.fromkeys(confirmed)),
+                        "detail": f"{diagnosis.detail}; probe: {redactor.text(said)}",
+                    }
+                )
+            }
+        )
+    return run.model_copy(update={"results": tuple(results)})
+
+
+def _said(item: mismatch.Probe, answer: ProbeAnswer) -> str:
+    if answer.status is None:
+        return f"{item.label} -> no answer ({answer.problem})"
+    allow = f" (Allow: {', '.join(sorted(answer.allow))})" if item.method != item.wanted else ""
+    verdict = " confirmed" if mismatch.confirms(item, answer.status, answer.allow) else ""
+    return f"{item.label} -> {answer.status}{allow}{verdict}"
 
 
 async def _watch_sigterm(scope: anyio.CancelScope, state: _State) -> None:
