@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ import httpx
 from crawler import engine, mismatch, routes
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
-from crawler.errors import UsageError
+from crawler.errors import CrawlerError, UsageError
 from crawler.manifest import Manifest, PlannedCheck, url_problem
 from crawler.redact import Redactor
 from crawler.results import CheckResult, IdentityStatus, Run, RunSettings
@@ -104,7 +104,7 @@ class _State:
     document: str | None = None
     inventory: routes.Inventory | None = None
     probed: dict[int, list[tuple[mismatch.Probe, ProbeAnswer]]] = field(default_factory=dict)
-    terminated: bool = False
+    interrupted: bool = False
 
 
 def execute(
@@ -136,11 +136,18 @@ def execute(
         observer.on_result(result)
 
     async def main() -> None:
-        # The sessions first, outside the task group, so a bad target raises its own error.
-        async with (
-            engine.open_sessions(target, settings, identities, redactor) as sessions,
-            anyio.create_task_group() as tasks,
-        ):
+        # Ctrl-C and SIGTERM are handled here, as signals, from before the logins on: the
+        # crawl stops, and what finished is kept. (Left to asyncio, a Ctrl-C can be absorbed
+        # by a cancel scope and the run would go on.)
+        async with anyio.create_task_group() as watchers:
+            watchers.start_soon(_watch_signals, watchers.cancel_scope, state)
+            try:
+                await work()
+            finally:
+                watchers.cancel_scope.cancel()
+
+    async def work() -> None:
+        async with engine.open_sessions(target, settings, identities, redactor) as sessions:
             for name, session in sessions.items():
                 state.statuses[name] = IdentityStatus(
                     name=name,
@@ -150,7 +157,6 @@ def execute(
                 )
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
-            tasks.start_soon(_watch_sigterm, tasks.cancel_scope, state)
             await engine.crawl(checks, sessions, settings, redactor=redactor, on_result=on_result)
             if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
@@ -165,14 +171,13 @@ def execute(
                 state.probed = await _probe(
                     checks, state.done, sessions, state.inventory, settings, probe, observer
                 )
-            tasks.cancel_scope.cancel()  # done: stop watching
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
     interrupted = False
     try:
-        anyio.run(main)
-    except KeyboardInterrupt:
+        _run_unwrapped(main)
+    except KeyboardInterrupt:  # before the signal watcher started
         interrupted = True
     results = engine.fill_unsent(checks, state.done, target, INTERRUPTED, redactor)
     run = Run(
@@ -182,7 +187,7 @@ def execute(
         in_process=target.in_process,
         started_at=started.replace(microsecond=0),
         duration_s=round(time.perf_counter() - clock, 3),
-        interrupted=interrupted or state.terminated,
+        interrupted=interrupted or state.interrupted,
         settings=RunSettings(
             concurrency=settings.concurrency,
             timeout=settings.timeout,
@@ -328,10 +333,18 @@ def _said(item: mismatch.Probe, answer: ProbeAnswer) -> str:
     return f"{item.label} -> {answer.status}{allow}{verdict}"
 
 
-async def _watch_sigterm(scope: anyio.CancelScope, state: _State) -> None:
-    # CI cancels a job with SIGTERM: stop like Ctrl-C, so the partial reports are written.
-    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+def _run_unwrapped(main: Callable[[], Awaitable[None]]) -> None:
+    """`anyio.run(main)`, with a crawler error raised inside a task group unwrapped again."""
+    try:
+        anyio.run(main)
+    except* CrawlerError as group:
+        raise group.exceptions[0] from None
+
+
+async def _watch_signals(scope: anyio.CancelScope, state: _State) -> None:
+    # Ctrl-C, or SIGTERM as CI sends when it cancels a job: stop, so partial reports are written.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
-            state.terminated = True
+            state.interrupted = True
             scope.cancel()
             return
