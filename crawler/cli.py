@@ -418,18 +418,10 @@ def import_openapi(
 
 def _fetch_document(url: str) -> str:
     """GET an OpenAPI document over the network (through the engine, the network edge)."""
-    import anyio
-    import httpx
-
     from crawler import engine
     from crawler.openapi_import import SpecError
 
-    async def get() -> tuple[str | None, str | None]:
-        headers = {"User-Agent": engine.USER_AGENT}
-        async with httpx.AsyncClient(follow_redirects=True, headers=headers) as client:
-            return await engine.fetch_text(client, url)
-
-    text, problem = anyio.run(get)
+    text, problem = engine.fetch_document(url)
     if text is None:
         raise SpecError(f"{url}: the OpenAPI document could not be fetched ({problem}).")
     return text

@@ -15,6 +15,7 @@ import functools
 import importlib
 import inspect
 import json
+import re
 import socket
 import ssl
 import sys
@@ -637,6 +638,28 @@ async def probe_all(
         for index in range(len(probes)):
             tasks.start_soon(one, index)
     return answers
+
+
+def fetch_document(
+    location: str, target: Target | None = None, timeout: float = 30.0
+) -> tuple[str | None, str | None]:
+    """Fetch a document now (outside a crawl): a URL, or a path on `target` (in-process too).
+
+    Redirects are followed (it is a GET of a document, not a check). Returns what
+    `fetch_text` returns: `(text, None)` or `(None, problem)`.
+    """
+    if target is None:  # a URL: its origin is the target
+        origin = re.match(r"^https?://[^/?#]+", location)
+        target = Target(base_url=origin.group() if origin else location)
+    settings = Settings(timeout=timeout, transport="httpx")
+
+    async def fetch() -> tuple[str | None, str | None]:
+        async with open_client(target, settings) as client:
+            client.follow_redirects = True
+            return await fetch_text(client, location, timeout)
+
+    result: tuple[str | None, str | None] = anyio.run(fetch)
+    return result
 
 
 # --- naming failures -----------------------------------------------------------------------

@@ -837,21 +837,10 @@ def from_checks(loaded: Manifest, source: str = "manifest") -> Inventory:
 
 def _openapi_at(target: Target | None, location: str, timeout: float, label: str = "") -> Inventory:
     """Fetch an OpenAPI document (a URL, or a path on `target`) through `engine`."""
-    import anyio
-
     from crawler import engine
 
     label = label or location
-    if target is None:  # a URL: its origin is the target
-        origin = re.match(r"^https?://[^/?#]+", location)
-        target = engine.Target(base_url=origin.group() if origin else location)
-
-    async def fetch() -> tuple[str | None, str | None]:
-        settings = engine.Settings(timeout=timeout, transport="httpx")
-        async with engine.open_client(target, settings) as client:
-            return await engine.fetch_text(client, location, timeout)
-
-    text, problem = anyio.run(fetch)
+    text, problem = engine.fetch_document(location, target, timeout)
     if text is None:
         raise InventoryError(f"{label}: the OpenAPI document could not be read: {problem}.")
     return from_openapi(load_document(text, label), label)
