@@ -5,7 +5,21 @@ from __future__ import annotations
 import pytest
 import samples
 
+from crawler import engine
 from crawler.results import Run
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio, the loop crawler runs on."""
+    return "asyncio"
+
+
+@pytest.fixture(params=engine.TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> engine.Transport:
+    """Each live-target test runs over both transports: aiohttp's and httpx's own."""
+    value: engine.Transport = request.param
+    return value
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ from crawler.errors import ManifestError
 from crawler.manifest import Capture, Identity
 from crawler.redact import REDACTED, Redactor
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # --- fill ------------------------------------------------------------------------------------
 
 VALUES = {"org_id": "42", "name": "a b", "empty": ""}

@@ -36,17 +36,6 @@ VIEWER = "viewer@example.test"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=engine.TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> engine.Transport:
-    value: engine.Transport = request.param
-    return value
-
-
-@pytest.fixture
 def nextauth() -> NextAuthApp:
     return NextAuthApp()
 

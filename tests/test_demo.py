@@ -34,11 +34,6 @@ ADMIN = ("admin@demo.test", "demo-admin-pass")
 VIEWER = ("viewer@demo.test", "demo-viewer-pass")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def demo_client() -> httpx.AsyncClient:
     # Each client has its own cookie jar, so each one is a separate browser.
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)

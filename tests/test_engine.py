@@ -25,17 +25,6 @@ TOKEN = "s3cr3t-token-value"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=engine.TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> engine.Transport:
-    value: engine.Transport = request.param
-    return value
-
-
-@pytest.fixture
 def mock() -> MockApp:
     return mock_app()
 
