@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 import yaml
@@ -228,53 +228,42 @@ def url_problem(value: str) -> str | None:
     return None
 
 
-def _shorthand_data(data: object) -> object:
-    return parse_shorthand(data) if isinstance(data, str) else data
-
-
-def _method_name(value: object) -> object:
-    if isinstance(value, str) and value.upper() in METHODS:
-        return value.upper()
-    if isinstance(value, str):
-        raise ValueError(f"{json.dumps(value)} is not a method; use one of {', '.join(METHODS)}")
-    return value
-
-
-class Check(BaseModel):
-    """One request to send and the status it must answer with."""
+class _Request(BaseModel):
+    """What a check and a login step share: the request, and its one-line form."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+    # Login steps may name another host (an identity provider); checks stay on the target.
+    _ABSOLUTE_URLS: ClassVar[bool] = False
+
     method: Method = "GET"
     path: str = Field(description="Path on the target, starting with '/'.")
-    expect: ExpectSpec = Field(default=Expect(codes=(200,)), description="Accepted status.")
-    name: str | None = None
-    tags: tuple[str, ...] = ()
-    identities: tuple[str, ...] | None = Field(
-        default=None, description="Send as these identities (default: the group's, then all)."
-    )
     headers: HeaderMap = Field(default_factory=dict)
     query: dict[str, Scalar] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json", description="JSON request body.")
     form: dict[str, Scalar] | None = Field(default=None, description="Form request body.")
-    safe: bool = Field(
-        default=False, description="Send even if the method is a mutation (POST, PUT, ...)."
-    )
-    timeout: float | None = Field(default=None, gt=0, description="Seconds; overrides defaults.")
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: object) -> object:
-        return _shorthand_data(data)
+        return parse_shorthand(data) if isinstance(data, str) else data
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper_method(cls, value: object) -> object:
-        return _method_name(value)
+        if isinstance(value, str) and value.upper() in METHODS:
+            return value.upper()
+        if isinstance(value, str):
+            raise ValueError(
+                f"{json.dumps(value)} is not a method; use one of {', '.join(METHODS)}"
+            )
+        return value
 
     @field_validator("path")
     @classmethod
     def _path_starts_with_slash(cls, value: str) -> str:
+        if cls._ABSOLUTE_URLS and value.startswith(("http://", "https://")):
+            return value
         if not value.startswith("/"):
             raise ValueError(f"{json.dumps(value)} is not a path; it must start with '/'")
         if value.startswith("//"):
@@ -283,10 +272,26 @@ class Check(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_body(self) -> Check:
+    def _one_body(self) -> Self:
         if self.json_body is not None and self.form is not None:
-            raise ValueError("a check has either a json or a form body, not both")
+            what = type(self).__name__.lower()
+            raise ValueError(f"a {what} has either a json or a form body, not both")
         return self
+
+
+class Check(_Request):
+    """One request to send and the status it must answer with."""
+
+    expect: ExpectSpec = Field(default=Expect(codes=(200,)), description="Accepted status.")
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    identities: tuple[str, ...] | None = Field(
+        default=None, description="Send as these identities (default: the group's, then all)."
+    )
+    safe: bool = Field(
+        default=False, description="Send even if the method is a mutation (POST, PUT, ...)."
+    )
+    timeout: float | None = Field(default=None, gt=0, description="Seconds; overrides defaults.")
 
     @property
     def label(self) -> str:
@@ -338,38 +343,15 @@ class Capture(BaseModel):
         return self
 
 
-class Step(BaseModel):
+class Step(_Request):
     """One request of a login flow, whose answer may yield captured values."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    _ABSOLUTE_URLS: ClassVar[bool] = True
 
-    method: Method = "GET"
-    path: str = Field(description="A path on the target, or an absolute http(s) URL.")
-    headers: HeaderMap = Field(default_factory=dict)
-    query: dict[str, Scalar] = Field(default_factory=dict)
-    json_body: Any = Field(default=None, alias="json")
-    form: dict[str, Scalar] | None = None
     expect: ExpectField = Field(
         default=Expect(classes=(2, 3)), description="Default: any 2xx or 3xx."
     )
     capture: dict[str, Capture] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: object) -> object:
-        return _shorthand_data(data)
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper_method(cls, value: object) -> object:
-        return _method_name(value)
-
-    @field_validator("path")
-    @classmethod
-    def _path_or_url(cls, value: str) -> str:
-        if value.startswith(("http://", "https://")):
-            return value
-        return Check._path_starts_with_slash(value)
 
 
 IdentityKind = Literal[

@@ -182,7 +182,7 @@ def test_unset_env_without_default_names_variable_and_line() -> None:
         ),
         (
             "groups:\n  G:\n    - path: /a\n      methd: GET\n",
-            "t.yaml:7: groups.G[0].methd: unknown field; allowed here: method, path, expect",
+            "t.yaml:7: groups.G[0].methd: unknown field; allowed here: method, path, headers",
         ),
         (
             "groups:\n  G:\n    - {method: FETCH, path: /a}\n",
