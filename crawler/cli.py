@@ -139,6 +139,7 @@ def run(
     try:
         loaded = manifest_mod.load(manifest)
         target = _target(loaded, base_url, app_ref)
+        _warn_empty_credentials(loaded)
         _writable(out)  # before crawling: a crawl whose reports cannot be written is lost
         settings = Settings(
             concurrency=concurrency or loaded.defaults.concurrency,
@@ -168,6 +169,18 @@ def run(
     except CrawlerError as error:
         _fail(error)
     sys.exit(_finish(run_, out, chosen))
+
+
+def _warn_empty_credentials(loaded: Manifest) -> None:
+    """An empty credential is almost always an environment variable nobody exported."""
+    for name, identity in loaded.identities.items():
+        empty = identity.empty_credentials()
+        if empty:
+            click.echo(
+                f"warning: identity {name}: {', '.join(empty)} is empty; export the "
+                "environment variable the manifest names, or its checks will be refused",
+                err=True,
+            )
 
 
 def _writable(out: Path) -> None:
@@ -294,6 +307,7 @@ def check(manifest: Path) -> None:
         loaded = manifest_mod.load(manifest)
     except CrawlerError as error:
         _fail(error)
+    _warn_empty_credentials(loaded)
     planned = loaded.planned()
     target = f"app:{loaded.app}" if loaded.app else loaded.base_url or "(none: pass --base-url)"
     checks = sum(len(group.checks) for group in loaded.groups.values())

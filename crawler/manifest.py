@@ -442,6 +442,10 @@ class Identity(BaseModel):
             raise ValueError(f"kind {self.kind} does not use {', '.join(stray)}")
         return self
 
+    def empty_credentials(self) -> list[str]:
+        """The credentials this kind needs that are empty (`${API_TOKEN:-}` with it unset)."""
+        return [f for f in _KIND_FIELDS[self.kind] if getattr(self, f) == ""]
+
     def secrets(self) -> list[str]:
         """Every credential value this identity holds (for the redactor)."""
         values = [self.token, self.password, self.value, self.client_secret]

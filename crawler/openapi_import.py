@@ -456,10 +456,10 @@ def _stub(name: str, definition: Mapping[str, Any], env: _EnvNames, prefix: str)
         note = f"{name}: a bearer token; export {token}"
         if kind == "openidconnect":
             note += " (an OpenID Connect token obtained elsewhere)"
-        return _Stub(name, {"kind": "bearer", "token": f"${{{token}}}"}, (token,), [note])
+        return _Stub(name, {"kind": "bearer", "token": f"${{{token}:-}}"}, (token,), [note])
     if (kind == "http" and http_scheme == "basic") or kind == "basic":
         user, password = env(name, "USER", "API_USER"), env(name, "PASSWORD", "API_PASSWORD")
-        data = {"kind": "basic", "username": f"${{{user}}}", "password": f"${{{password}}}"}
+        data = {"kind": "basic", "username": f"${{{user}:-}}", "password": f"${{{password}:-}}"}
         return _Stub(
             name, data, (user, password), [f"{name}: basic auth; export {user} and {password}"]
         )
@@ -470,7 +470,7 @@ def _stub(name: str, definition: Mapping[str, Any], env: _EnvNames, prefix: str)
             "kind": "api_key",
             "in": where if where in ("header", "query", "cookie") else "header",
             "name": _env_literal(str(definition.get("name", "X-API-Key"))),
-            "value": f"${{{key}}}",
+            "value": f"${{{key}:-}}",
         }
         return _Stub(
             name, data, (key,), [f"{name}: an API key in {data['in']} {data['name']}; export {key}"]
@@ -495,8 +495,8 @@ def _oauth2(name: str, definition: Mapping[str, Any], env: _EnvNames, prefix: st
         data: dict[str, Any] = {
             "kind": "oauth2_client_credentials",
             "token_url": _env_literal(token_url),
-            "client_id": f"${{{client_id}}}",
-            "client_secret": f"${{{secret}}}",
+            "client_id": f"${{{client_id}:-}}",
+            "client_secret": f"${{{secret}:-}}",
         }
         note = f"{name}: OAuth2 client credentials; export {client_id} and {secret}"
         return _Stub(name, data, (client_id, secret), [note])
@@ -512,7 +512,7 @@ def _oauth2(name: str, definition: Mapping[str, Any], env: _EnvNames, prefix: st
                 {
                     "method": "POST",
                     "path": _env_literal(token_url),
-                    "form": {"username": f"${{{user}}}", "password": f"${{{password}}}"},
+                    "form": {"username": f"${{{user}:-}}", "password": f"${{{password}:-}}"},
                     "expect": 200,
                     "capture": {"access_token": {"json": "$.access_token", "secret": True}},
                 }
@@ -526,7 +526,7 @@ def _oauth2(name: str, definition: Mapping[str, Any], env: _EnvNames, prefix: st
         f"{name}: OAuth2 ({flow_names} flow) needs a person to sign in: "
         f"export a token obtained elsewhere as {token}"
     )
-    return _Stub(name, {"kind": "bearer", "token": f"${{{token}}}"}, (token,), [note])
+    return _Stub(name, {"kind": "bearer", "token": f"${{{token}:-}}"}, (token,), [note])
 
 
 def _url_or_path(url: str, prefix: str) -> str:

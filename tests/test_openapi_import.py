@@ -299,17 +299,17 @@ def test_groups(path: str, tags: list[str] | None, group: str) -> None:
     [
         (
             {"type": "http", "scheme": "bearer"},
-            {"kind": "bearer", "token": "${API_TOKEN}"},
+            {"kind": "bearer", "token": "${API_TOKEN:-}"},
             ("API_TOKEN",),
         ),
         (
             {"type": "http", "scheme": "basic"},
-            {"kind": "basic", "username": "${API_USER}", "password": "${API_PASSWORD}"},
+            {"kind": "basic", "username": "${API_USER:-}", "password": "${API_PASSWORD:-}"},
             ("API_USER", "API_PASSWORD"),
         ),
         (
             {"type": "apiKey", "in": "query", "name": "key"},
-            {"kind": "api_key", "in": "query", "name": "key", "value": "${API_KEY}"},
+            {"kind": "api_key", "in": "query", "name": "key", "value": "${API_KEY:-}"},
             ("API_KEY",),
         ),
         (
@@ -322,14 +322,14 @@ def test_groups(path: str, tags: list[str] | None, group: str) -> None:
             {
                 "kind": "oauth2_client_credentials",
                 "token_url": "https://auth.example.com/t",
-                "client_id": "${CLIENT_ID}",
-                "client_secret": "${CLIENT_SECRET}",
+                "client_id": "${CLIENT_ID:-}",
+                "client_secret": "${CLIENT_SECRET:-}",
             },
             ("CLIENT_ID", "CLIENT_SECRET"),
         ),
         (
             {"type": "openIdConnect", "openIdConnectUrl": "https://id.example.com"},
-            {"kind": "bearer", "token": "${API_TOKEN}"},
+            {"kind": "bearer", "token": "${API_TOKEN:-}"},
             ("API_TOKEN",),
         ),
     ],
@@ -733,3 +733,16 @@ def test_cli_url_that_refuses_exits_2() -> None:
     assert code == 2
     assert "could not be fetched" in err and "refused" in err
     assert "Traceback" not in out + err
+
+
+def test_generated_demo_manifest_checks_without_exports_and_warns(tmp_path: Path) -> None:
+    """A fresh import validates as it is; unexported credentials are a warning, not an error."""
+    spec = tmp_path / "demo.json"
+    spec.write_text(json.dumps(demo_openapi()))
+    out = tmp_path / "demo.yaml"
+    runner = CliRunner()
+    env = {"API_KEY": ""}  # unset: the stub's ${API_KEY:-} is empty
+    assert runner.invoke(cli, ["import", "openapi", str(spec), "-o", str(out)]).exit_code == 0
+    result = runner.invoke(cli, ["check", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "is empty; export the environment variable" in result.stderr
