@@ -12,7 +12,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -516,6 +516,20 @@ def _warn_unresolved(loaded: Manifest) -> None:
     metavar="FILE",
     help="Also write a manifest with one check per distinct call, grouped by module.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also crawl the calls against the running backend (--base-url or --app) and diagnose "
+    "the 404s it answers; writes xref-live.yaml and live-* reports to --out.",
+)
+@click.option("--base-url", help="With --live: the running backend.")
+@click.option("--app", "app_ref", help="With --live: the backend app in-process (module:attr).")
+@click.option(
+    "--identities-from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="MANIFEST",
+    help="With --live: send the calls as this manifest's identities (logging in as it says).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 def xref_command(
     frontend: Path,
@@ -525,6 +539,10 @@ def xref_command(
     call_patterns: tuple[str, ...],
     api_prefixes: tuple[str, ...],
     emit_manifest: Path | None,
+    live: bool,
+    base_url: str | None,
+    app_ref: str | None,
+    identities_from: Path | None,
     quiet: bool,
 ) -> None:
     """Cross-reference the API calls in a frontend's source with the backend's routes.
@@ -574,8 +592,56 @@ def xref_command(
         _fail(UsageError(f"cannot write the reports: {exc.strerror or exc}."))
     text = xref.render_terminal(result)
     click.echo(text.splitlines()[-1] if quiet else text, nl=quiet)
+    code = result.exit_code
+    if live:
+        code = max(code, _xref_live(result, backend, out, base_url, app_ref, identities_from))
     click.echo(f"reports: {', '.join(written)}", err=True)
-    sys.exit(result.exit_code)
+    sys.exit(code)
+
+
+def _xref_live(
+    result: Any,
+    backend: str,
+    out: Path,
+    base_url: str | None,
+    app_ref: str | None,
+    identities_from: Path | None,
+) -> int:
+    """`xref --live`: crawl the frontend's calls on the running backend; the run's exit code."""
+    from crawler import runner, xref
+    from crawler.engine import Settings
+    from crawler.files import write_atomic
+
+    if not (base_url or app_ref):
+        _fail(UsageError("--live needs the running backend: pass --base-url or --app."))
+    path = out / "xref-live.yaml"
+    try:
+        text = xref.emit_manifest(result, inventory=xref.backend_reference(backend, path))
+        text = xref.for_live_run(text, identities_from, backend)
+        write_atomic(path, text)
+        loaded = manifest_mod.load(path)
+        target = _target(loaded, base_url, app_ref)
+        _warn_empty_credentials(loaded)
+        place = runner.inventory_place(loaded, path, None)
+        observer = runner.Observer(
+            on_login_failure=lambda name, why: click.echo(
+                f"identity {name} could not log in: {why}", err=True
+            ),
+            on_warning=lambda message: click.echo(f"warning: {message}", err=True),
+        )
+        run_ = runner.execute(loaded, path, target, Settings(), place=place, observer=observer)
+    except CrawlerError as error:
+        _fail(error)
+    for name in ("md", "json", "mismatches"):
+        fmt = FORMATS[name]
+        write_atomic(out / f"live-{fmt.filename}", fmt.render(run_))
+    from crawler.reports import mismatches
+    from crawler.results import summarize
+
+    click.echo(f"live: {mismatches.collect(run_).line}")
+    summary = summarize(run_)
+    click.echo(f"live: {summary.line}")
+    return summary.exit_code
 
 
 def main() -> None:

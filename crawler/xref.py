@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crawler.errors import UsageError
 from crawler.mismatch import Call, diagnose
@@ -1116,6 +1116,47 @@ def emit_manifest(xref: Xref, name: str = "", inventory: tuple[str, str] | None 
             path = json.dumps(_manifest_path(entry))
             lines.append(f"    - {{method: {entry.method}, path: {path}, expect: {expect}}}")
     return "\n".join(lines) + "\n"
+
+
+def for_live_run(text: str, identities_from: Path | None, backend: str) -> str:
+    """The emitted manifest, ready for `xref --live`: sent as `identities_from`'s identities
+    (as written there, so its `${ENV}` credentials are read when the result is loaded), and
+    diagnosed against the backend manifest's `inventory:` when the backend is a manifest."""
+    import yaml
+
+    data = yaml.safe_load(text)
+    if identities_from is not None:
+        identities = _manifest_data(identities_from, "--identities-from").get("identities")
+        if not identities:
+            raise InventoryError(f"--identities-from {identities_from}: it defines no identities.")
+        data["identities"] = identities
+    if "inventory" not in data and Path(backend).suffix in (".yaml", ".yml"):
+        source = _manifest_data(Path(backend), "--backend")
+        if isinstance(source.get("inventory"), dict) and "groups" in source:
+            data["inventory"] = _relocated(source["inventory"], Path(backend).parent)
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _manifest_data(path: Path, option: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InventoryError(f"{option} {path}: cannot be read ({exc}).") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _relocated(inventory: dict[str, Any], folder: Path) -> dict[str, Any]:
+    # Files named in the backend manifest are relative to its folder; paths on the target
+    # (`/openapi.json`) and URLs stay as they are.
+    moved = {}
+    for kind, where in inventory.items():
+        text = str(where)
+        is_file = kind == "routes" or not text.startswith(("/", "http://", "https://"))
+        moved[kind] = str((folder / text).resolve()) if is_file else text
+    return moved
 
 
 def backend_reference(source: str, manifest: Path) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from crawler.cli import cli
 from crawler.demo.app import app as demo_app
 from crawler.demo.app import openapi
 from crawler.errors import CrawlerError, UsageError
+from crawler.results import load_run
 from crawler.routes import Inventory, InventoryError, from_openapi, from_route_list
 from crawler.xref import CallPattern, FrontendCall, Matched, Mismatched, Scan, scan_source
 
@@ -692,3 +693,58 @@ def test_cli_frontend_must_be_a_folder(tmp_path: Path) -> None:
     code, _, err = invoke("--frontend", str(tmp_path / "nope"), "--backend", str(DEMO_SPEC))
     assert code == 2
     assert "does not exist" in err
+
+
+def test_live_crawls_the_calls_and_diagnoses_the_404s_the_backend_answers(tmp_path: Path) -> None:
+    """`xref --live`: the frontend's calls, sent as the demo's identities to the demo app."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "xref",
+            "--frontend",
+            "crawler/demo/frontend",
+            "--backend",
+            "specs/demo.yaml",
+            "--call-pattern",
+            "apiGet:GET",
+            "--call-pattern",
+            "apiPost:POST",
+            "--out",
+            str(out),
+            "--live",
+            "--app",
+            "crawler.demo.app:app",
+            "--identities-from",
+            "specs/demo.yaml",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    run = load_run(out / "live-run.json")
+    assert {r.identity for r in run.results} == {"admin", "viewer", "anonymous"}
+    causes = {(r.method, r.path): r.diagnosis.cause for r in run.results if r.diagnosis}
+    assert causes[("GET", "/api/audit")] == "renamed"
+    assert causes[("GET", "/api/recordings")] == "no_list_handler"
+    assert causes[("GET", "/api/webhooks")] == "wrong_method"
+    assert causes[("GET", "/api/v1/billing")] == "prefix_skew"
+    assert "/openapi.json" in (run.inventory or "")  # the backend manifest's inventory
+    assert "live: " in result.stdout
+    assert (out / "live-mismatches.md").exists() and (out / "xref-live.yaml").exists()
+
+
+def test_live_needs_a_backend_to_crawl(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "xref",
+            "--frontend",
+            "crawler/demo/frontend",
+            "--backend",
+            "specs/demo.yaml",
+            "--out",
+            str(tmp_path),
+            "--live",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--live needs the running backend" in result.stderr
