@@ -23,7 +23,7 @@ from crawler.reports import FILE_FORMATS, FORMATS
 if TYPE_CHECKING:
     from crawler.engine import Target
     from crawler.manifest import Manifest, PlannedCheck
-    from crawler.results import CheckResult, Run
+    from crawler.results import CheckResult, FailOn, Run
 
 DEFAULT_FORMATS = "md,html,json"
 
@@ -105,6 +105,28 @@ def cli() -> None:
     help="HTTP transport for live targets.",
 )
 @click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="RUN.json",
+    help="Compare with a saved run: Was | Now and FIXED / REGRESSED / NEW / GONE.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["any", "regressions"]),
+    default="any",
+    show_default=True,
+    help="What fails the run (exit 1): any FAIL or ERROR, or only REGRESSED results "
+    "against --baseline (to adopt crawler on a backend that already has failures).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 5),
+    default=0,
+    show_default=True,
+    help="Check a FAIL or ERROR again up to N times (idempotent methods only); one that "
+    "then passes is marked FLAKY.",
+)
+@click.option(
     "--inventory",
     metavar="FILE|URL",
     help="The backend's routes, to diagnose 404s: an OpenAPI/Swagger document or a route list "
@@ -127,16 +149,24 @@ def run(
     timeout: float | None,
     allow_mutations: bool,
     transport: str,
+    baseline: Path | None,
+    fail_on: str,
+    retries: int,
     inventory: str | None,
     probe: bool,
     quiet: bool,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
     from crawler import runner
+    from crawler.baseline import compare
     from crawler.engine import Settings
+    from crawler.results import load_run
 
     chosen = _formats(formats)
+    if fail_on == "regressions" and baseline is None:
+        _fail(UsageError("--fail-on regressions needs --baseline RUN.json to compare with."))
     try:
+        before = load_run(baseline) if baseline is not None else None
         loaded = manifest_mod.load(manifest)
         target = _target(loaded, base_url, app_ref)
         _warn_empty_credentials(loaded)
@@ -146,6 +176,7 @@ def run(
             timeout=timeout or loaded.defaults.timeout,
             allow_mutations=allow_mutations,
             transport="httpx" if transport == "httpx" else "aiohttp",
+            retries=retries,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         progress = _Progress(loaded.planned(settings.timeout), quiet)
@@ -168,7 +199,11 @@ def run(
             )
     except CrawlerError as error:
         _fail(error)
-    sys.exit(_finish(run_, out, chosen))
+    if before is not None:
+        run_ = compare(run_, before, str(baseline))
+    sys.exit(
+        _finish(run_, out, chosen, fail_on="regressions" if fail_on == "regressions" else "any")
+    )
 
 
 def _warn_empty_credentials(loaded: Manifest) -> None:
@@ -277,7 +312,7 @@ class _Progress:
             self._live.stop()
 
 
-def _finish(run_: Run, out: Path, formats: list[str]) -> int:
+def _finish(run_: Run, out: Path, formats: list[str], fail_on: FailOn = "any") -> int:
     """Write the report files, print the terminal summary; return the run's exit code."""
     from crawler.files import write_atomic
     from crawler.reports import terminal
@@ -294,7 +329,7 @@ def _finish(run_: Run, out: Path, formats: list[str]) -> int:
     width = min(shutil.get_terminal_size().columns, 140) if sys.stdout.isatty() else 100
     click.echo(terminal.render(run_, color=color, width=width), nl=False)
     click.echo(f"reports: {', '.join(written)}", err=True)
-    return summarize(run_).exit_code
+    return summarize(run_, fail_on).exit_code
 
 
 @cli.command()
@@ -642,6 +677,25 @@ def _xref_live(
     summary = summarize(run_)
     click.echo(f"live: {summary.line}")
     return summary.exit_code
+
+
+@cli.command()
+@click.argument("old", metavar="OLD.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", metavar="NEW.json", type=click.Path(dir_okay=False, path_type=Path))
+def diff(old: Path, new: Path) -> None:
+    """Compare two saved runs, Was -> Now, without crawling. Exit 1 if any REGRESSED."""
+    from crawler.baseline import compare
+    from crawler.reports import terminal
+    from crawler.results import changes, load_run
+
+    try:
+        compared = compare(load_run(new), load_run(old), str(old))
+    except CrawlerError as error:
+        _fail(error)
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    width = min(shutil.get_terminal_size().columns, 140) if sys.stdout.isatty() else 100
+    click.echo(terminal.render_changes(compared, color=color, width=width), nl=False)
+    sys.exit(1 if changes(compared)["REGRESSED"] else 0)
 
 
 def main() -> None:

@@ -64,6 +64,8 @@ class Settings:
     - `body_cap`: bytes of a body read at most; the rest is never read nor buffered.
     - `excerpt_cap`: characters of the body kept on a result that did not pass.
     - `transport`: `aiohttp` (fast, default) or `httpx` (httpx's own pool) for live targets.
+    - `retries`: times a FAIL/ERROR of an idempotent check is checked again (flaky if it
+      then passes).
     """
 
     concurrency: int = 16
@@ -72,6 +74,7 @@ class Settings:
     excerpt_cap: int = 8 * 1024
     allow_mutations: bool = False
     transport: Transport = "aiohttp"
+    retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -370,7 +373,41 @@ async def check_one(
         observation = await observe(session.client, request, planned.timeout, settings, redactor)
         reauthenticated = True
     result = _result(planned, request_info(request, redactor), observation, redactor)
-    return result.model_copy(update={"reauthenticated": True}) if reauthenticated else result
+    if reauthenticated:
+        result = result.model_copy(update={"reauthenticated": True})
+    return await _retried(session, planned, settings, redactor, result)
+
+
+# Methods that may be sent again without changing more than the first request did.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+async def _retried(
+    session: Session,
+    planned: PlannedCheck,
+    settings: Settings,
+    redactor: Redactor,
+    result: CheckResult,
+) -> CheckResult:
+    """`--retries N`: check a FAIL/ERROR again, up to N times (idempotent methods only).
+
+    One that passes on a retry is marked flaky: it passed, but not reliably.
+    """
+    attempts = 1
+    while (
+        result.verdict in ("FAIL", "ERROR")
+        and attempts <= settings.retries
+        and planned.check.method in IDEMPOTENT
+    ):
+        attempts += 1
+        request = build_request(session.client, planned, session.captures)
+        observation = await observe(session.client, request, planned.timeout, settings, redactor)
+        result = _result(planned, request_info(request, redactor), observation, redactor)
+    if attempts == 1:
+        return result
+    return result.model_copy(
+        update={"attempts": attempts, "flaky": result.verdict in ("PASS", "XPASS")}
+    )
 
 
 def _expired(observation: Observation, session: Session, planned: PlannedCheck) -> bool:
@@ -434,8 +471,10 @@ def _result(
     planned: PlannedCheck, request: RequestInfo, observation: Observation, redactor: Redactor
 ) -> CheckResult:
     check = planned.check
-    judgement = verdict.judge(check, observation, planned.identity)
-    if judgement.verdict == "PASS" and isinstance(observation, Response):
+    judgement = verdict.with_known(
+        verdict.judge(check, observation, planned.identity), planned.known
+    )
+    if judgement.verdict in ("PASS", "XPASS") and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
     return CheckResult(
@@ -451,6 +490,7 @@ def _result(
         observation=observation,
         verdict=judgement.verdict,
         reason=judgement.reason,
+        known=planned.known,
     )
 
 

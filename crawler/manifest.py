@@ -44,6 +44,7 @@ from pydantic import (
 
 from crawler.errors import ManifestError, ManifestIssue
 from crawler.redact import SECRET_ENV_NAME, is_secret_name
+from crawler.results import Known
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
@@ -292,6 +293,11 @@ class Check(_Request):
         default=False, description="Send even if the method is a mutation (POST, PUT, ...)."
     )
     timeout: float | None = Field(default=None, gt=0, description="Seconds; overrides defaults.")
+    known: Known | None = Field(
+        default=None,
+        description="A known failure: {ticket: T2-3, status: BACKLOG, reason: ...}; "
+        "failing is XFAIL (does not fail the run), passing is XPASS (close the ticket?).",
+    )
 
     @property
     def label(self) -> str:
@@ -463,6 +469,9 @@ class Group(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     identities: tuple[str, ...] | None = None
+    known: Known | None = Field(
+        default=None, description="A known failure of every check in the group."
+    )
     checks: list[Check] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -622,6 +631,7 @@ class Manifest(BaseModel):
                         headers={**self.defaults.headers, **check.headers},
                         timeout=check.timeout or default_timeout,
                         identity=identity,
+                        known=check.known or group.known,
                     )
 
 
@@ -635,6 +645,7 @@ class PlannedCheck:
     headers: dict[str, str]
     timeout: float
     identity: str = "anonymous"
+    known: Known | None = None
 
     @property
     def field(self) -> str:

@@ -20,11 +20,26 @@ from crawler.errors import RunFileError
 
 RUN_SCHEMA = "crawler.run/1"
 
-Verdict = Literal["PASS", "FAIL", "ERROR", "SKIP"]
-VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP")
+Verdict = Literal["PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"]
+VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS")
+# The verdicts every report shows; XFAIL and XPASS join them when a run has any.
+CORE_VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP")
 
 # Failures first: the order in which the terminal summary lists results.
-SEVERITY: dict[Verdict, int] = {"FAIL": 0, "ERROR": 1, "SKIP": 2, "PASS": 3}
+SEVERITY: dict[Verdict, int] = {
+    "FAIL": 0,
+    "ERROR": 1,
+    "XPASS": 2,
+    "XFAIL": 3,
+    "SKIP": 4,
+    "PASS": 5,
+}
+
+# Change statuses against a baseline run.
+Change = Literal["FIXED", "REGRESSED", "NEW", "GONE", "UNCHANGED"]
+CHANGES: tuple[Change, ...] = ("REGRESSED", "FIXED", "NEW", "GONE", "UNCHANGED")
+
+KnownStatus = Literal["BACKLOG", "BLOCKED", "DEFERRED"]
 
 _frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -113,6 +128,19 @@ class Diagnosis(BaseModel):
     )
 
 
+class Known(BaseModel):
+    """A known failure: the ticket that tracks it, its status and why (`T2-3 BACKLOG`)."""
+
+    model_config = _frozen
+
+    ticket: str
+    status: KnownStatus = "BACKLOG"
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.ticket} {self.status}" + (f": {self.reason}" if self.reason else "")
+
+
 class RequestInfo(BaseModel):
     """What was (or would have been) sent, with secrets already redacted."""
 
@@ -148,6 +176,13 @@ class CheckResult(BaseModel):
     diagnosis: Diagnosis | None = Field(
         default=None, description="For a 404/405 where a route was expected: why."
     )
+    known: Known | None = Field(default=None, description="A known failure's ticket.")
+    flaky: bool = Field(default=False, description="Failed, then passed when checked again.")
+    attempts: int = Field(default=1, description="Times the check was sent (retries).")
+    was: str | None = Field(
+        default=None, description="With a baseline: the verdict and status then (`FAIL 404`)."
+    )
+    change: Change | None = Field(default=None, description="With a baseline: what changed.")
 
     @property
     def status(self) -> int | None:
@@ -172,6 +207,16 @@ class CheckResult(BaseModel):
     @property
     def title(self) -> str:
         return self.name or f"{self.method} {self.path}"
+
+    @property
+    def cell(self) -> str:
+        """The verdict and what came back, as a matrix cell: `PASS 200`, `ERROR`, `SKIP`."""
+        return f"{self.verdict} {self.status}" if self.status is not None else self.verdict
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What identifies this result across runs: group, method, path, identity."""
+        return (self.group, self.method, self.path, self.identity)
 
 
 class RunSettings(BaseModel):
@@ -216,6 +261,10 @@ class Run(BaseModel):
     inventory: str | None = Field(
         default=None, description="Where the route inventory for diagnoses came from."
     )
+    baseline: str | None = Field(default=None, description="The run compared against.")
+    gone: tuple[CheckResult, ...] = Field(
+        default=(), description="With a baseline: results it had that this run has not."
+    )
     results: tuple[CheckResult, ...]
 
     def groups(self) -> dict[str, list[CheckResult]]:
@@ -230,6 +279,20 @@ def tally(results: Iterable[CheckResult]) -> Counter[Verdict]:
     """How many results have each verdict (every verdict present, zeros included)."""
     counts: Counter[Verdict] = Counter(dict.fromkeys(VERDICTS, 0))
     counts.update(result.verdict for result in results)
+    return counts
+
+
+def shown_verdicts(results: Iterable[CheckResult]) -> tuple[Verdict, ...]:
+    """The verdicts a report's tallies show: the core four, plus XFAIL/XPASS when present."""
+    present = {result.verdict for result in results}
+    return tuple(v for v in VERDICTS if v in CORE_VERDICTS or v in present)
+
+
+def changes(run: Run) -> Counter[Change]:
+    """How many results changed how against the baseline (GONE from `run.gone`)."""
+    counts: Counter[Change] = Counter(dict.fromkeys(CHANGES, 0))
+    counts.update(result.change for result in run.results if result.change is not None)
+    counts["GONE"] = len(run.gone)
     return counts
 
 
@@ -263,18 +326,29 @@ EXIT_LOGIN = 3
 EXIT_INTERRUPTED = 130
 
 
-def summarize(run: Run) -> Summary:
+FailOn = Literal["any", "regressions"]
+
+
+def summarize(run: Run, fail_on: FailOn = "any") -> Summary:
     """`29 checks: 27 PASS, 1 FAIL, 1 ERROR, 0 SKIP in 1.32 s` and the exit code.
 
-    Exit 0 when every check is PASS or SKIP, 1 when any is FAIL or ERROR, 3 when an
+    Exit 0 when every check is PASS, SKIP, XFAIL or XPASS; 1 when any is FAIL or ERROR
+    (with `fail_on="regressions"`: only when one REGRESSED against the baseline); 3 when an
     identity's login was rejected (its checks SKIP; it outranks 1, since a broken login
-    hides what those checks would say), 130 when the run was interrupted (outranks
+    hides what those checks would say); 130 when the run was interrupted (outranks
     everything). A login that got no answer at all makes its checks ERROR: exit 1.
     """
     counts = tally(run.results)
     total = len(run.results)
     noun = "check" if total == 1 else "checks"
-    parts = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v != "PASS")
+    shown = shown_verdicts(run.results)
+    parts = ", ".join(f"{counts[v]} {v}" for v in shown if v != "PASS")
+    flaky = sum(1 for r in run.results if r.flaky)
+    if flaky:
+        parts += f" ({flaky} FLAKY)"
+    if run.baseline is not None:
+        moved = changes(run)
+        parts += "; " + ", ".join(f"{moved[c]} {c}" for c in CHANGES if c != "UNCHANGED")
     failed_logins = [i.name for i in run.identities if i.failure and not i.unreachable]
     unreachable = [i.name for i in run.identities if i.failure and i.unreachable]
     notes = "".join(
@@ -291,6 +365,8 @@ def summarize(run: Run) -> Summary:
         code = EXIT_INTERRUPTED
     elif failed_logins:
         code = EXIT_LOGIN
+    elif fail_on == "regressions":
+        code = EXIT_FAILED if changes(run)["REGRESSED"] else EXIT_OK
     elif counts["FAIL"] or counts["ERROR"]:
         code = EXIT_FAILED
     else:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from crawler.manifest import ANONYMOUS, SAFE_METHODS, Check, Expect
-from crawler.results import NotSent, Observation, Response, TransportError, Verdict
+from crawler.results import Known, NotSent, Observation, Response, TransportError, Verdict
 
 MUTATION_NOT_ALLOWED = "mutation not allowed (use --allow-mutations or mark the check safe: true)"
 
@@ -65,3 +65,15 @@ def _status_text(response: Response) -> str:
     if 300 <= response.status < 400 and location:
         return f"{response.status} -> {location}"
     return str(response.status)
+
+
+def with_known(judgement: Judgement, known: Known | None) -> Judgement:
+    """A known failure's verdict: failing is XFAIL (tracked, not a new problem), passing is
+    XPASS (the ticket may be done). SKIP stays SKIP: nothing was learnt."""
+    if known is None:
+        return judgement
+    if judgement.verdict in ("FAIL", "ERROR"):
+        return Judgement("XFAIL", f"{judgement.reason} (known: {known})")
+    if judgement.verdict == "PASS":
+        return Judgement("XPASS", f"now passing: close {known.ticket}?")
+    return judgement
