@@ -6,13 +6,16 @@ raised: that identity's checks are SKIPped and every other identity still runs. 
 and OAuth2 token requests go through the same client as the checks, so tests swap the
 transport, not the code. Values are captured from answers by JSONPath, header, cookie,
 HTML form field or regex, and fill `{name}` placeholders in later steps and in checks.
+Every login request (a step, a token fetch) has a deadline of twice the timeout and reads at
+most `LOGIN_BODY_CAP` bytes of its answer, so a server that drips its answer cannot hang a run.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookiejar import Cookie
@@ -21,6 +24,7 @@ from typing import Any
 import anyio
 import httpx
 
+from crawler import redact
 from crawler.manifest import Capture, Identity, Step
 from crawler.redact import Redactor, request_secrets
 from crawler.results import ErrorCode
@@ -32,6 +36,10 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_RELOGINS = 3
 # Cookie values set by a login answer at least this long are treated as session secrets.
 SESSION_COOKIE_MIN = 8
+# Bytes of a login step's or token endpoint's answer read at most (a login page, a token).
+LOGIN_BODY_CAP = 2 * 1024 * 1024
+# Seconds per read when the client sets none; a login request's deadline is twice that.
+DEFAULT_TIMEOUT = 10.0
 
 
 class MissingCapture(Exception):
@@ -76,6 +84,57 @@ def placeholders(text: str) -> list[str]:
     return [m[1] for m in _PLACEHOLDER.finditer(text) if m[1]]
 
 
+def deadline_of(client: httpx.AsyncClient) -> float:
+    """Seconds a whole login request may take: twice the timeout, as for a check."""
+    return 2 * (client.timeout.read or DEFAULT_TIMEOUT)
+
+
+async def exchange(
+    client: httpx.AsyncClient, request: httpx.Request, *, anonymous: bool = False
+) -> tuple[httpx.Response, str]:
+    """Send a login request; its answer and body (at most `LOGIN_BODY_CAP` bytes read).
+
+    Raises `TimeoutError` when the whole exchange takes longer than `deadline_of(client)`,
+    and `httpx.HTTPError` when there is no answer. `anonymous` sends it without the
+    client's auth (a token request must not need the token it fetches).
+    """
+    from crawler.engine import read_capped  # the engine imports this module
+
+    with anyio.fail_after(deadline_of(client)):
+        if anonymous:
+            response = await client.send(request, auth=None, stream=True)
+        else:
+            response = await client.send(request, stream=True)
+        try:
+            body, _, _ = await read_capped(response, LOGIN_BODY_CAP)
+        finally:
+            await response.aclose()
+    return response, body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _no_answer(where: str, exc: Exception, client: httpx.AsyncClient) -> LoginFailed:
+    """The `LoginFailed` of a login request that got no (complete) answer: unreachable."""
+    if isinstance(exc, TimeoutError):
+        deadline = deadline_of(client)
+        return LoginFailed(
+            f"{where}: no complete answer within {deadline:g} s (timeout)", "timeout"
+        )
+    from crawler.engine import describe_error
+
+    code, reason = describe_error(exc, client.timeout.read or DEFAULT_TIMEOUT)
+    return LoginFailed(f"{where}: no answer ({reason})", code)
+
+
+def _ascii_headers(where: str, headers: Mapping[str, str]) -> None:
+    """HTTP header values are ASCII: a captured `Zürich` cannot be sent in one."""
+    for name, value in headers.items():
+        if not value.isascii():
+            raise LoginFailed(
+                f"{where}: header {name} would carry a non-ASCII value (from a capture?); "
+                "capture an ASCII value, or send it in the path, query or body instead"
+            )
+
+
 # --- capturing ----------------------------------------------------------------------------------
 
 
@@ -95,14 +154,19 @@ class _FormFields(HTMLParser):
             self.fields[name] = found.get("value") or ""
 
 
-def capture(rule: Capture, response: httpx.Response, cookies: httpx.Cookies) -> str | None:
-    """The value `rule` finds in `response` (or the jar after it), or None when absent."""
+def capture(
+    rule: Capture, response: httpx.Response, cookies: httpx.Cookies, text: str | None = None
+) -> str | None:
+    """The value `rule` finds in `response` (or the jar after it), or None when absent.
+
+    `text` is the answer's body when it was read apart from `response` (capped).
+    """
     if rule.header is not None:
         header: str | None = response.headers.get(rule.header)
         return header
     if rule.cookie is not None:
         return cookies.get(rule.cookie)
-    text = response.text
+    text = response.text if text is None else text
     if rule.regex is not None:
         match = re.search(rule.regex, text)
         if match is None:
@@ -116,8 +180,6 @@ def capture(rule: Capture, response: httpx.Response, cookies: httpx.Cookies) -> 
 
 
 def _json_capture(path: str, text: str) -> str | None:
-    import json
-
     import jsonpath
 
     try:
@@ -170,16 +232,22 @@ class ClientCredentials(httpx.Auth):
         }
         if identity.scope:
             form["scope"] = identity.scope
-        return httpx.Request("POST", str(identity.token_url), data=form)
+        # Uncompressed: a refresh's size cap (`_capped_text`) counts the bytes received.
+        headers = {"Accept-Encoding": "identity"}
+        return httpx.Request("POST", str(identity.token_url), data=form, headers=headers)
 
-    def _store(self, response: httpx.Response) -> None:
-        if response.status_code != 200:
+    @property
+    def header(self) -> str | None:
+        """The Authorization header of the cached token (None before the first fetch)."""
+        return f"Bearer {self._token}" if self._token is not None else None
+
+    def _store(self, status: int, text: str) -> None:
+        if status != 200:
             raise LoginFailed(
-                f"token endpoint answered {response.status_code}: "
-                f"{self._redactor.text(response.text[:300])}"
+                f"token endpoint answered {status}: {self._redactor.text(text)[:300]}"
             )
         try:
-            payload = response.json()
+            payload = json.loads(text)
             token = str(payload["access_token"])
         except (ValueError, KeyError, TypeError):
             raise LoginFailed("token endpoint answered without an access_token") from None
@@ -198,8 +266,7 @@ class ClientCredentials(httpx.Auth):
             async with self._lock:  # single flight: concurrent requests share one fetch
                 if not self._fresh():
                     token_response = yield self._resolve(self._token_request(), request)
-                    await token_response.aread()
-                    self._store(token_response)
+                    self._store(token_response.status_code, await _capped_text(token_response))
         sent_with = self._token
         request.headers["Authorization"] = f"Bearer {sent_with}"
         response = yield request
@@ -207,8 +274,7 @@ class ClientCredentials(httpx.Auth):
             async with self._lock:
                 if self._token == sent_with:  # nobody refreshed meanwhile: do it now
                     token_response = yield self._resolve(self._token_request(), request)
-                    await token_response.aread()
-                    self._store(token_response)
+                    self._store(token_response.status_code, await _capped_text(token_response))
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
 
@@ -219,14 +285,11 @@ class ClientCredentials(httpx.Auth):
                 return
             request = self._resolve(self._token_request(), client.build_request("GET", "/"))
             try:
-                response = await client.send(request, auth=None)
-            except httpx.HTTPError as exc:
-                from crawler.engine import describe_error
-
-                code, reason = describe_error(exc, client.timeout.read or 10.0)
-                message = f"token request to {request.url}: no answer ({reason})"
-                raise LoginFailed(message, code) from None
-            self._store(response)
+                response, text = await exchange(client, request, anonymous=True)
+            except (TimeoutError, httpx.HTTPError) as exc:
+                where = f"token request to {redact.url(str(request.url))}"
+                raise _no_answer(where, exc, client) from None
+            self._store(response.status_code, text)
 
     @staticmethod
     def _resolve(token_request: httpx.Request, like: httpx.Request) -> httpx.Request:
@@ -237,6 +300,37 @@ class ClientCredentials(httpx.Auth):
                 "POST", url, headers=token_request.headers, content=token_request.content
             )
         return token_request
+
+
+async def _capped_text(response: httpx.Response) -> str:
+    """The body of a token answer yielded back to an auth flow, at most `LOGIN_BODY_CAP`
+    bytes (its time is bounded by the deadline of the check whose request refreshes it).
+
+    Read with `aread`, as httpx reads it again after the flow; the stream stops past the cap.
+    """
+    if isinstance(response.stream, httpx.AsyncByteStream):
+        response.stream = _CappedStream(response.stream, LOGIN_BODY_CAP)
+    body = await response.aread()
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """An answer's byte stream that fails with `LoginFailed` past `cap` bytes."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, cap: int) -> None:
+        self._stream = stream
+        self._cap = cap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._stream:
+            size += len(chunk)
+            if size > self._cap:
+                raise LoginFailed(f"token endpoint answered more than {self._cap} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 class LoginFailed(Exception):
@@ -296,6 +390,10 @@ class Session:
         except LoginFailed as failed:
             self.failure = self.redactor.text(str(failed))
             self.failure_error = failed.error
+        except Exception as exc:  # one identity's odd failure must never end the whole run
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            self.failure = self.redactor.text(f"the login failed unexpectedly ({reason})")
+            self.failure_error = None
         self.generation += 1
 
     async def relogin(self, seen_generation: int) -> bool:
@@ -321,21 +419,55 @@ class Session:
 
     def _apply_static(self) -> None:
         identity = self.identity
-        for name, value in identity.cookies.items():
-            self.client.cookies.set(name, value)
+        static = dict(identity.cookies)
         if identity.kind == "api_key" and identity.in_ == "cookie":
-            self.client.cookies.set(str(identity.name), str(identity.value))
+            static[str(identity.name)] = str(identity.value)
+        for name, value in static.items():
+            self.client.cookies.jar.set_cookie(_host_cookie(self.client.base_url, name, value))
 
     def _apply_captured_headers(self) -> None:
         # Identity headers may use captured values: Authorization: "Bearer {access_token}".
+        filled = {}
         for name, template in self.identity.headers.items():
             if placeholders(template):
                 try:
-                    self.client.headers[name] = fill(template, self.captures)
+                    filled[name] = fill(template, self.captures)
                 except MissingCapture as missing:
                     raise LoginFailed(
                         f"header {name} uses {{{missing.name}}}, which no step captured"
                     ) from None
+        _ascii_headers("identity headers", filled)
+        self.client.headers.update(filled)
+
+
+def _host_cookie(base_url: httpx.URL, name: str, value: str) -> Cookie:
+    """A cookie for the target's host only, as if the target had set it (no Domain).
+
+    An identity's static cookies must not reach other hosts, such as the identity provider
+    a login step posts to. (`testserver` for an in-process target.)
+    """
+    # As the jar names the host of a cookie set without Domain: lower case, no port, and
+    # `.local` after a name without a dot (`localhost.local`, `testserver.local`).
+    host = re.sub(r":\d+$", "", base_url.netloc.decode("ascii")).lower()
+    host = host if "." in host else f"{host}.local"
+    return Cookie(
+        version=0,
+        name=name,
+        value=value,
+        port=None,
+        port_specified=False,
+        domain=host,  # as the jar records a host-only cookie (`localhost.local`)
+        domain_specified=False,
+        domain_initial_dot=False,
+        path="/",
+        path_specified=True,
+        secure=False,
+        expires=None,
+        discard=True,
+        comment=None,
+        comment_url=None,
+        rest={},
+    )
 
 
 async def run_steps(
@@ -356,17 +488,19 @@ async def run_steps(
             raise LoginFailed(message) from None
         # The credentials a step sends (password, token fields ...) are hidden wherever they
         # turn up: a server that refuses a login may echo the posted form back.
-        redactor.add(request_secrets(headers, path, query, json_body if form is None else form))
-        request = client.build_request(
-            step.method, path, headers=headers, params=query or None, json=json_body, data=form
-        )
+        sent = json_body if form is None else form
+        redactor.add(request_secrets(headers, path, query, sent))
+        _ascii_headers(where, headers)
         try:
-            response = await client.send(request)
-        except httpx.HTTPError as exc:
-            from crawler.engine import describe_error
-
-            code, reason = describe_error(exc, client.timeout.read or 10.0)
-            raise LoginFailed(f"{where}: no answer ({reason})", code) from None
+            request = client.build_request(
+                step.method, path, headers=headers, params=query or None, json=json_body, data=form
+            )
+        except (httpx.InvalidURL, ValueError) as exc:  # a captured value that breaks the URL
+            raise LoginFailed(f"{where}: cannot build the request ({exc})") from None
+        try:
+            response, text = await exchange(client, request)
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise _no_answer(where, exc, client) from None
         # The cookies a login is answered with are its session: hidden in every output.
         # Short values (`consent=true`) are not credentials and would mask common words.
         redactor.add(
@@ -375,19 +509,45 @@ async def run_steps(
             if cookie.value and len(cookie.value) >= SESSION_COOKIE_MIN
         )
         if not step.expect.matches(response.status_code):
-            excerpt = redactor.text(response.text[:300].strip())
+            # Whatever this step sent may be a credential, whatever its field is called
+            # (`pin`, `code`): a refusal that echoes the form shows none of it.
+            excerpt = Redactor(_values(sent)).text(redactor.text(text)).strip()[:300]
             raise LoginFailed(
                 f"{where}: expected {step.expect}, got {response.status_code}"
                 + (f": {excerpt}" if excerpt else "")
             )
         for name, rule in step.capture.items():
-            value = capture(rule, response, client.cookies)
+            value = capture(rule, response, client.cookies, text)
             if value is None:
                 raise LoginFailed(f"{where}: capture {name} found nothing")
             captured[name] = value
             if rule.secret:
                 redactor.add([value])
     return captured
+
+
+def _values(data: object) -> Iterable[str]:
+    """Every scalar value of a form or JSON body, as text."""
+    if isinstance(data, dict):
+        for value in data.values():
+            yield from _values(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _values(item)
+    elif isinstance(data, str | int | float) and not isinstance(data, bool):
+        yield str(data)
+
+
+def authorization(auth: httpx.Auth | None) -> str | None:
+    """The Authorization header `auth` would add to a request now, found without sending
+    anything: a cached OAuth2 token, or basic credentials. None when it adds none yet."""
+    if isinstance(auth, ClientCredentials):
+        return auth.header
+    if isinstance(auth, httpx.BasicAuth):
+        request = next(auth.sync_auth_flow(httpx.Request("GET", "http://probe.invalid/")))
+        header: str | None = request.headers.get("Authorization")
+        return header
+    return None
 
 
 def identity_client(

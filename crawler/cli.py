@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from crawler.engine import Target
     from crawler.manifest import Manifest, PlannedCheck
     from crawler.results import CheckResult, FailOn, Run
+    from crawler.selection import Selection
 
 DEFAULT_FORMATS = "md,html,json"
 
@@ -54,6 +55,18 @@ _out_option = click.option(
 )
 
 
+_update_doc_option = click.option(
+    "--update-doc",
+    "update_docs",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Rewrite the blocks between <!-- crawler:begin NAME --> and <!-- crawler:end NAME --> "
+    "lines of this markdown file (NAME: summary, matrix, mismatches, changes, known or "
+    "group:NAME), keeping every other byte. Repeatable.",
+)
+
+
 def _format_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.option(
         "--format",
@@ -61,6 +74,61 @@ def _format_option(default: str) -> Callable[[Callable[..., None]], Callable[...
         default=default,
         show_default=True,
         help=f"Report files to write, comma-separated: {', '.join(FILE_FORMATS)}.",
+    )
+
+
+def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--only`, `--skip`, `--identity`, `--shard` and `--env`: which checks a run sends, where."""
+    options = [
+        click.option(
+            "--only",
+            multiple=True,
+            metavar="KIND:PATTERN,...",
+            help="Send only the checks matching any selector (commas and repeats alike): "
+            "group:Billing, tag:smoke, method:GET, path:/api/billing* (glob), name:...",
+        ),
+        click.option(
+            "--skip",
+            multiple=True,
+            metavar="KIND:PATTERN,...",
+            help="Then leave out the checks matching any of these selectors (e.g. tag:slow).",
+        ),
+        click.option(
+            "--identity",
+            "identity_names",
+            multiple=True,
+            metavar="NAME",
+            help="Send only as this identity (repeatable); the others do not log in.",
+        ),
+        click.option(
+            "--shard",
+            metavar="K/N",
+            help="Send shard K of N (e.g. 2/4): a deterministic, stable share of the checks; "
+            "`crawler merge` joins the shards' run.json files.",
+        ),
+        click.option(
+            "--env",
+            metavar="NAME",
+            help="Crawl the manifest's environment NAME (its base_url, headers, identities); "
+            "recorded on the run, so `crawler merge` can show environments side by side.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _selection(
+    only: tuple[str, ...], skip: tuple[str, ...], identities: tuple[str, ...], shard: str | None
+) -> Selection:
+    from crawler.selection import Selection, Shard, parse_selectors
+
+    names = tuple(name.strip() for value in identities for name in value.split(",") if name.strip())
+    return Selection(
+        only=parse_selectors(only, "--only"),
+        skip=parse_selectors(skip, "--skip"),
+        identities=names,
+        shard=Shard.parse(shard) if shard is not None else None,
     )
 
 
@@ -119,6 +187,11 @@ def cli() -> None:
     "against --baseline (to adopt crawler on a backend that already has failures).",
 )
 @click.option(
+    "--annotations",
+    is_flag=True,
+    help="Print GitHub Actions ::error / ::warning lines for failures (they annotate the PR).",
+)
+@click.option(
     "--retries",
     type=click.IntRange(0, 5),
     default=0,
@@ -138,6 +211,21 @@ def cli() -> None:
     help="After the crawl, confirm the routes suggested for 404s on the target, with at most "
     "20 GET, HEAD or OPTIONS requests.",
 )
+@_selection_options
+@_update_doc_option
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Also write the run's Prometheus metrics (text format, for node_exporter's "
+    "textfile collector), e.g. /var/lib/node_exporter/crawler.prom.",
+)
+@click.option(
+    "--pushgateway",
+    metavar="URL",
+    help="Also push the metrics to this Prometheus pushgateway (PUT URL/metrics/job/crawler, "
+    "10 s at most); a failed push is a warning.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; only the summary.")
 def run(
     manifest: Path,
@@ -151,9 +239,18 @@ def run(
     transport: str,
     baseline: Path | None,
     fail_on: str,
+    annotations: bool,
     retries: int,
     inventory: str | None,
     probe: bool,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    identity_names: tuple[str, ...],
+    shard: str | None,
+    env: str | None,
+    update_docs: tuple[Path, ...],
+    metrics_file: Path | None,
+    pushgateway: str | None,
     quiet: bool,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
@@ -161,16 +258,21 @@ def run(
     from crawler.baseline import compare
     from crawler.engine import Settings
     from crawler.results import load_run
+    from crawler.selection import select
 
     chosen = _formats(formats)
     if fail_on == "regressions" and baseline is None:
         _fail(UsageError("--fail-on regressions needs --baseline RUN.json to compare with."))
     try:
+        selection = _selection(only, skip, identity_names, shard)
         before = load_run(baseline) if baseline is not None else None
         loaded = manifest_mod.load(manifest)
+        if env is not None:
+            loaded = loaded.for_environment(env)
         target = _target(loaded, base_url, app_ref)
         _warn_empty_credentials(loaded)
         _writable(out)  # before crawling: a crawl whose reports cannot be written is lost
+        _check_publish(update_docs, pushgateway)
         settings = Settings(
             concurrency=concurrency or loaded.defaults.concurrency,
             timeout=timeout or loaded.defaults.timeout,
@@ -179,7 +281,8 @@ def run(
             retries=retries,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
-        progress = _Progress(loaded.planned(settings.timeout), quiet)
+        checks = select(loaded.planned(settings.timeout), selection, loaded.identity_names)
+        progress = _Progress(checks, quiet)
         observer = runner.Observer(
             on_result=progress.advance,
             on_login_failure=lambda name, why: click.echo(
@@ -196,14 +299,23 @@ def run(
                 place=place,
                 observer=observer,
                 probe=runner.PROBE_LIMIT if probe else 0,
+                checks=checks,
             )
+        if env is not None:
+            run_ = run_.model_copy(update={"environment": env})
     except CrawlerError as error:
         _fail(error)
     if before is not None:
         run_ = compare(run_, before, str(baseline))
-    sys.exit(
-        _finish(run_, out, chosen, fail_on="regressions" if fail_on == "regressions" else "any")
+    code = _finish(
+        run_,
+        out,
+        chosen,
+        fail_on="regressions" if fail_on == "regressions" else "any",
+        annotations=annotations,
     )
+    _publish(run_, update_docs, metrics_file, pushgateway)
+    sys.exit(code)
 
 
 def _warn_empty_credentials(loaded: Manifest) -> None:
@@ -312,10 +424,18 @@ class _Progress:
             self._live.stop()
 
 
-def _finish(run_: Run, out: Path, formats: list[str], fail_on: FailOn = "any") -> int:
-    """Write the report files, print the terminal summary; return the run's exit code."""
+def _finish(
+    run_: Run,
+    out: Path,
+    formats: list[str],
+    fail_on: FailOn = "any",
+    *,
+    annotations: bool = False,
+) -> int:
+    """Write the report files, the GitHub step summary (when `GITHUB_STEP_SUMMARY` is set)
+    and `--annotations`, print the terminal summary; return the run's exit code."""
     from crawler.files import write_atomic
-    from crawler.reports import terminal
+    from crawler.reports import github, terminal
     from crawler.results import summarize
 
     written = []
@@ -325,6 +445,11 @@ def _finish(run_: Run, out: Path, formats: list[str], fail_on: FailOn = "any") -
         path = out / fmt.filename
         write_atomic(path, fmt.render(run_))
         written.append(str(path))
+    summary_file = github.summary_path(os.environ)
+    if summary_file is not None:
+        github.append_step_summary(run_, summary_file, fail_on=fail_on)
+    if annotations:
+        click.echo(github.annotations(run_, fail_on=fail_on), nl=False)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     width = min(shutil.get_terminal_size().columns, 140) if sys.stdout.isatty() else 100
     click.echo(terminal.render(run_, color=color, width=width), nl=False)
@@ -332,10 +457,65 @@ def _finish(run_: Run, out: Path, formats: list[str], fail_on: FailOn = "any") -
     return summarize(run_, fail_on).exit_code
 
 
+def _check_publish(docs: Sequence[Path], pushgateway: str | None = None) -> None:
+    """Before the work: the documents' markers and the pushgateway's URL."""
+    from crawler import docblocks
+
+    docblocks.check(docs)
+    if pushgateway and (problem := manifest_mod.url_problem(pushgateway)):
+        raise UsageError(f"--pushgateway: {problem}.")  # the URL may hold a password
+
+
+def _publish(
+    run_: Run,
+    docs: Sequence[Path],
+    metrics_file: Path | None = None,
+    pushgateway: str | None = None,
+) -> None:
+    """After the reports: write and push the metrics, rewrite the documents' blocks. A file
+    that cannot be written, or a document whose blocks cannot be, exits 2; a failed push
+    only warns. An interrupted run's partial results go to neither."""
+    from crawler import docblocks
+
+    if run_.interrupted:
+        if docs or metrics_file or pushgateway:
+            click.echo("interrupted: documents and metrics not updated (partial results)", err=True)
+        return
+    try:
+        if metrics_file is not None or pushgateway:
+            _metrics(run_, metrics_file, pushgateway)
+        written = docblocks.update(docs, run_)
+    except CrawlerError as error:
+        _fail(error)
+    if written:
+        click.echo(f"updated: {', '.join(str(path) for path in written)}", err=True)
+
+
+def _metrics(run_: Run, metrics_file: Path | None, pushgateway: str | None) -> None:
+    """Write the run's Prometheus metrics to `metrics_file`, push them to `pushgateway`."""
+    from crawler import engine, metrics
+    from crawler.files import write_atomic
+
+    text = metrics.render(run_)
+    if metrics_file is not None:
+        try:
+            write_atomic(metrics_file, text)
+        except OSError as exc:
+            raise UsageError(
+                f"--metrics-file {metrics_file}: cannot be written ({exc.strerror or exc})."
+            ) from None
+        click.echo(f"metrics: {metrics_file}", err=True)
+    if pushgateway:
+        problem = engine.push_text(metrics.push_url(pushgateway), text, metrics.CONTENT_TYPE)
+        if problem:
+            click.echo(f"warning: --pushgateway: metrics not pushed ({problem})", err=True)
+
+
 @cli.command()
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
 def check(manifest: Path) -> None:
     """Validate MANIFEST and list its checks per group, sending nothing."""
+    from crawler.redact import Redactor
     from crawler.verdict import guard
 
     try:
@@ -343,8 +523,13 @@ def check(manifest: Path) -> None:
     except CrawlerError as error:
         _fail(error)
     _warn_empty_credentials(loaded)
+    hidden = Redactor(loaded.secrets)  # `?token=${API_TOKEN}` is printed as [REDACTED]
     planned = loaded.planned()
-    target = f"app:{loaded.app}" if loaded.app else loaded.base_url or "(none: pass --base-url)"
+    target = (
+        f"app:{loaded.app}"
+        if loaded.app
+        else hidden.url(loaded.base_url or "") or "(none: pass --base-url)"
+    )
     checks = sum(len(group.checks) for group in loaded.groups.values())
     click.echo(
         f"{manifest}: valid. {loaded.name}: {checks} checks in {len(loaded.groups)} groups, "
@@ -358,9 +543,10 @@ def check(manifest: Path) -> None:
         runs.setdefault((run_.group, run_.index), []).append(run_)
     for group_name, group in loaded.groups.items():
         click.echo(f"\n{group_name} ({len(group.checks)})")
-        width = max(len(c.label) for c in group.checks)
+        labels = [f"{c.method} {hidden.url(c.path)}" for c in group.checks]
+        width = max(len(label) for label in labels)
         for index, item in enumerate(group.checks):
-            note = f"  {item.name}" if item.name else ""
+            note = f"  {hidden.text(item.name)}" if item.name else ""
             if guard(item, allow_mutations=False) is not None:
                 note += "  [not sent without --allow-mutations]"
             expects = [(p.identity, str(p.expect)) for p in runs[(group_name, index)]]
@@ -368,7 +554,7 @@ def check(manifest: Path) -> None:
                 shown = ", ".join(f"{who} {status}" for who, status in expects)
             else:
                 shown = expects[0][1]
-            click.echo(f"  {item.label:<{width}} -> {shown}{note}")
+            click.echo(f"  {labels[index]:<{width}} -> {shown}{note}")
     _warn_unresolved(loaded)
 
 
@@ -382,7 +568,8 @@ def schema() -> None:
 @click.argument("run_file", metavar="RUN.json", type=click.Path(dir_okay=False, path_type=Path))
 @_out_option
 @_format_option("md,html")
-def render(run_file: Path, out: Path, formats: str) -> None:
+@_update_doc_option
+def render(run_file: Path, out: Path, formats: str, update_docs: tuple[Path, ...]) -> None:
     """Re-render the reports of a saved run (the run.json of `crawler run`)."""
     from crawler.results import load_run
 
@@ -390,9 +577,52 @@ def render(run_file: Path, out: Path, formats: str) -> None:
     try:
         saved = load_run(run_file)
         _writable(out)
+        _check_publish(update_docs)
     except CrawlerError as error:
         _fail(error)
     _finish(saved, out, chosen)  # re-rendering succeeded: exit 0 whatever the verdicts
+    _publish(saved, update_docs)
+
+
+@cli.command("merge")
+@click.argument(
+    "run_files",
+    metavar="RUN.json...",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="MERGED.json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The merged run to write; render it with `crawler render MERGED.json`.",
+)
+def merge_command(run_files: tuple[Path, ...], output: Path) -> None:
+    """Join saved runs of one manifest into one run.
+
+    \b
+    The runs of `--shard k/n` become the run of the whole manifest; runs of several
+    `--env` environments become one matrix with a column per environment (per
+    environment/identity when there are several identities). Exit codes: 0 merged (the
+    shards' own exit codes are the gate); 2 the runs cannot be merged (different
+    manifests, overlapping shards) or a file cannot be read or written.
+    """
+    from crawler.files import write_atomic
+    from crawler.merge import merge
+    from crawler.results import dump_run, load_run, summarize
+
+    try:
+        merged = merge([load_run(path) for path in run_files], [str(p) for p in run_files])
+        try:
+            write_atomic(output, dump_run(merged))
+        except OSError as exc:
+            raise UsageError(f"-o {output}: cannot be written ({exc.strerror or exc}).") from None
+    except CrawlerError as error:
+        _fail(error)
+    click.echo(f"{output}: {len(run_files)} runs merged. {summarize(merged).line}")
 
 
 # --- crawler import ---------------------------------------------------------------------------
@@ -467,19 +697,22 @@ def import_openapi(
 
 def _fetch_document(url: str) -> str:
     """GET an OpenAPI document over the network (through the engine, the network edge)."""
-    from crawler import engine
+    from crawler import engine, redact
     from crawler.openapi_import import SpecError
 
     text, problem = engine.fetch_document(url)
     if text is None:
-        raise SpecError(f"{url}: the OpenAPI document could not be fetched ({problem}).")
+        shown = redact.url(url)
+        raise SpecError(f"{shown}: the OpenAPI document could not be fetched ({problem}).")
     return text
 
 
 def _warn_unresolved(loaded: Manifest) -> None:
     """`crawler check`: name the {TODO_...} placeholders an import left for a person to fill."""
     from crawler.openapi_import import unresolved
+    from crawler.redact import Redactor
 
+    hidden = Redactor(loaded.secrets)
     count = 0
     for group_name, group in loaded.groups.items():
         for index, item in enumerate(group.checks):
@@ -492,7 +725,8 @@ def _warn_unresolved(loaded: Manifest) -> None:
                 if len(names) == 1
                 else f"unresolved placeholders {', '.join(names)}: fill in real values"
             )
-            click.echo(f"warning: groups.{group_name}[{index}] {item.label}: {what}", err=True)
+            label = f"{item.method} {hidden.url(item.path)}"
+            click.echo(f"warning: groups.{group_name}[{index}] {label}: {what}", err=True)
     if count:
         click.echo(
             f"{count} checks have unresolved placeholders; `crawler run` SKIPs them until "
@@ -654,7 +888,8 @@ def _xref_live(
         text = xref.emit_manifest(result, inventory=xref.backend_reference(backend, path))
         text = xref.for_live_run(text, identities_from, backend)
         write_atomic(path, text)
-        loaded = manifest_mod.load(path)
+        # The backend URL's credentials are `${INVENTORY_...}` in the file, values from here.
+        loaded = manifest_mod.load(path, {**os.environ, **xref.backend_environ(backend)})
         target = _target(loaded, base_url, app_ref)
         _warn_empty_credentials(loaded)
         place = runner.inventory_place(loaded, path, None)

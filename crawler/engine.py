@@ -630,6 +630,37 @@ async def fetch_text(
     return body.decode(response.encoding or "utf-8", errors="replace"), None
 
 
+def push_text(url: str, text: str, content_type: str, timeout: float = 10.0) -> str | None:
+    """PUT `text` to `url` now (a pushgateway's `.../metrics/job/crawler`) within `timeout`
+    seconds in all; `https://user:password@host` sends basic auth, as for a target.
+
+    Returns None when it was accepted (2xx), else the problem in a few words (`connection
+    refused`, `answered 400`). Never raises for a network failure.
+    """
+    target = Target(base_url=url)
+    settings = Settings(timeout=timeout, transport="httpx")
+
+    async def push() -> str | None:
+        try:
+            with anyio.fail_after(timeout):
+                async with httpx.AsyncClient(
+                    transport=network_transport(settings), **_client_options(target, settings)
+                ) as client:
+                    response = await client.put(
+                        target.url_without_userinfo,
+                        content=text.encode("utf-8"),
+                        headers={"Content-Type": content_type},
+                    )
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except Exception as exc:  # a transport failure is a reason, not a crash
+            return describe_error(exc, timeout)[1]
+        return None if response.is_success else f"answered {response.status_code}"
+
+    problem: str | None = anyio.run(push)
+    return problem
+
+
 # --- probes ------------------------------------------------------------------------------------
 
 # What a probe may send: it asks whether a route is there, and must never change anything.
@@ -647,13 +678,23 @@ class ProbeAnswer:
 
 async def probe(client: httpx.AsyncClient, method: str, path: str, timeout: float) -> ProbeAnswer:
     """Send one GET, HEAD or OPTIONS (anything else raises ValueError) within `timeout`
-    seconds; the body is not read. Never raises for a network failure."""
+    seconds; the body is not read. Never raises for a network failure.
+
+    Exactly one request goes on the wire: the client's auth flow is not run (an OAuth2
+    flow would POST for a token, or retry after a 401); the Authorization header it
+    would add now, if any, is sent instead.
+    """
     if method not in SAFE_PROBE_METHODS:
         raise ValueError(f"a probe sends only GET, HEAD or OPTIONS, not {method}")
     try:
         with anyio.fail_after(timeout):
-            async with client.stream(method, path, timeout=httpx.Timeout(timeout)) as response:
-                allow = response.headers.get("allow", "")
+            request = client.build_request(method, path, timeout=httpx.Timeout(timeout))
+            header = auth.authorization(client.auth)
+            if header is not None:
+                request.headers["Authorization"] = header
+            response = await client.send(request, auth=None, stream=True)
+            allow = response.headers.get("allow", "")
+            await response.aclose()
     except TimeoutError:
         return ProbeAnswer(None, problem=f"no answer within {timeout:g} s")
     except Exception as exc:  # a transport failure is a reason, not a crash

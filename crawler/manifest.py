@@ -42,7 +42,7 @@ from pydantic import (
     model_validator,
 )
 
-from crawler.errors import ManifestError, ManifestIssue
+from crawler.errors import ManifestError, ManifestIssue, UsageError
 from crawler.redact import SECRET_ENV_NAME, is_secret_name
 from crawler.results import Known
 
@@ -346,6 +346,16 @@ class Capture(BaseModel):
                 ) from None
         if self.json_path is not None and not self.json_path.startswith("$"):
             raise ValueError(f"{json.dumps(self.json_path)} is not a JSONPath; start it with $")
+        if self.json_path is not None:
+            import jsonpath  # compiled now, so a bad one is found by `crawler check`
+
+            try:
+                jsonpath.compile(self.json_path)
+            except jsonpath.JSONPathError as exc:
+                problem = str(exc).splitlines()[0]
+                raise ValueError(
+                    f"{json.dumps(self.json_path)} is not a valid JSONPath: {problem}"
+                ) from None
         return self
 
 
@@ -512,6 +522,58 @@ class Defaults(BaseModel):
     )
 
 
+def _base_url(value: str | None) -> str | None:
+    problem = url_problem(value) if value is not None else None
+    if problem:
+        raise ValueError(f"{json.dumps(value)}: {problem}")
+    return value.rstrip("/") if value else value
+
+
+def _app_reference(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[\w.]+:[\w.]+", value):
+        raise ValueError(f"{json.dumps(value)} is not an app reference such as package.module:app")
+    return value
+
+
+BaseUrl = Annotated[str | None, AfterValidator(_base_url)]
+AppRef = Annotated[str | None, AfterValidator(_app_reference)]
+
+
+class Environment(BaseModel):
+    """A named deployment of the same API (`--env staging`): its target, and what differs there.
+
+    ::
+
+        environments:
+          staging: {base_url: https://staging.example.com}
+          production:
+            base_url: https://api.example.com
+            headers: {X-Env: prod}                  # merged over defaults.headers
+            identities:                             # replace the manifest's admin here
+              admin: {kind: bearer, token: "${PROD_ADMIN_TOKEN:-}"}
+
+    The checks are the manifest's, so the runs of several environments merge into one matrix.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: BaseUrl = Field(default=None, description="This environment's deployment.")
+    app: AppRef = Field(default=None, description="Or an ASGI/WSGI app (package.module:attr).")
+    headers: HeaderMap = Field(
+        default_factory=dict, description="Merged over defaults.headers in this environment."
+    )
+    identities: dict[str, Identity] = Field(
+        default_factory=dict,
+        description="Replace the manifest's identities of these names (other credentials here).",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Environment:
+        if self.base_url and self.app:
+            raise ValueError("set base_url or app, not both")
+        return self
+
+
 class Manifest(BaseModel):
     """A validated manifest: the target and the checks, grouped, in file order."""
 
@@ -519,14 +581,17 @@ class Manifest(BaseModel):
 
     version: Literal[1] = Field(description="Manifest format version; always 1.")
     name: str
-    base_url: str | None = Field(default=None, description="A live deployment, e.g. https://…")
-    app: str | None = Field(default=None, description="An ASGI/WSGI app as package.module:attr.")
+    base_url: BaseUrl = Field(default=None, description="A live deployment, e.g. https://…")
+    app: AppRef = Field(default=None, description="An ASGI/WSGI app as package.module:attr.")
     defaults: Defaults = Field(default_factory=Defaults)
     identities: dict[str, Identity] = Field(
         default_factory=dict, description="Who checks are sent as; none means anonymous only."
     )
     inventory: InventorySource | None = Field(
         default=None, description="The backend's routes, to diagnose 404s against."
+    )
+    environments: dict[str, Environment] = Field(
+        default_factory=dict, description="Named deployments `--env NAME` picks from."
     )
     groups: dict[str, Group] = Field(min_length=1)
 
@@ -537,29 +602,14 @@ class Manifest(BaseModel):
     @property
     def secrets(self) -> tuple[str, ...]:
         """Secret values from the environment and every identity's credentials."""
-        return (*self._secrets, *(v for i in self.identities.values() for v in i.secrets()))
+        every = [*self.identities.values()]
+        every += [i for env in self.environments.values() for i in env.identities.values()]
+        return (*self._secrets, *(v for i in every for v in i.secrets()))
 
     @property
     def identity_names(self) -> tuple[str, ...]:
         """The identities in manifest order; `anonymous` alone when none are defined."""
         return tuple(self.identities) or (ANONYMOUS,)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        problem = url_problem(value) if value is not None else None
-        if problem:
-            raise ValueError(f"{json.dumps(value)}: {problem}")
-        return value.rstrip("/") if value else value
-
-    @field_validator("app")
-    @classmethod
-    def _app_ref(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[\w.]+:[\w.]+", value):
-            raise ValueError(
-                f"{json.dumps(value)} is not an app reference such as package.module:app"
-            )
-        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -590,6 +640,14 @@ class Manifest(BaseModel):
 
         if self.defaults.identities:
             yield from unknown(self.defaults.identities, ("defaults", "identities"))
+        for env_name, env in self.environments.items():
+            for name in env.identities:
+                if name not in self.identities:
+                    yield (
+                        ("environments", env_name, "identities", name),
+                        f"unknown identity {name}: an environment replaces identities the "
+                        f"manifest defines {defined}",
+                    )
         for group_name, group in self.groups.items():
             if group.identities:
                 yield from unknown(group.identities, ("groups", group_name, "identities"))
@@ -611,6 +669,32 @@ class Manifest(BaseModel):
         if isinstance(check.expect, dict):
             return tuple(check.expect)
         return group.identities or self.defaults.identities or self.identity_names
+
+    def for_environment(self, name: str) -> Manifest:
+        """This manifest as deployed in environment `name` (`--env`): the environment's
+        target (if it names one) replaces the manifest's, its headers are merged over
+        `defaults.headers`, its identities replace the manifest's of the same names.
+
+        Raises `UsageError` listing the environments when `name` is not one of them.
+        """
+        env = self.environments.get(name)
+        if env is None:
+            if not self.environments:
+                raise UsageError(
+                    f"--env {name}: the manifest defines no environments; add an "
+                    "`environments:` map such as {staging: {base_url: https://...}}."
+                )
+            defined = ", ".join(self.environments)
+            raise UsageError(f"--env {name}: no such environment; the manifest defines {defined}.")
+        update: dict[str, Any] = {
+            "identities": {**self.identities, **env.identities},
+            "defaults": self.defaults.model_copy(
+                update={"headers": {**self.defaults.headers, **env.headers}}
+            ),
+        }
+        if env.base_url or env.app:
+            update |= {"base_url": env.base_url, "app": env.app}
+        return self.model_copy(update=update)  # private secrets are copied along
 
     def planned(self, default_timeout: float | None = None) -> list[PlannedCheck]:
         """Every check in file order, with the defaults applied.
@@ -688,7 +772,8 @@ def substitute_env(text: str, environ: Environ, secrets: list[str] | None = None
     """Replace `${VAR}` and `${VAR:-default}` (default when unset or empty); `$$` is a `$`.
 
     Values of secret-named variables (`API_TOKEN`, `DB_PASSWORD` ...) are appended to
-    `secrets`. Raises `KeyError(name)` for an unset variable without a default.
+    `secrets`, defaults too (`${API_PASSWORD:-hunter2}`). Raises `KeyError(name)` for an
+    unset variable without a default.
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -696,11 +781,14 @@ def substitute_env(text: str, environ: Environ, secrets: list[str] | None = None
             return "$"
         name, default = match[1], match[2]
         value = environ.get(name)
+        secret = bool(SECRET_ENV_NAME.search(name.upper()))
         if value:
-            if secrets is not None and SECRET_ENV_NAME.search(name.upper()):
+            if secret and secrets is not None:
                 secrets.append(value)
             return value
         if default is not None:
+            if secret and default and secrets is not None:
+                secrets.append(default)
             return default
         if value is not None:
             return value
@@ -912,6 +1000,10 @@ def _model_at(path: Path_) -> type[BaseModel]:
     if path[:1] == ("groups",):
         # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
         return Group if len(path) == 3 else Check
+    if path[:1] == ("environments",):
+        if path[2:3] != ("identities",):
+            return Environment
+        path = path[2:]  # an environment's identities are identities
     if path[:1] == ("identities",):
         inside = path[2:]  # past the identity's name
         if "capture" in inside:
@@ -929,6 +1021,8 @@ _CREDENTIAL_FIELDS = frozenset({"token", "password", "value", "client_secret", "
 def _credential_at(path: Path_) -> bool:
     """Whether the value at `path` may be a credential (`identities.x.password`,
     `...form.password`, `headers.Authorization`)."""
+    if path[:1] == ("environments",) and path[2:3] == ("identities",):
+        path = path[2:]  # an environment's identities are identities
     if path[:1] == ("identities",) and path[2:3] and path[2] in _CREDENTIAL_FIELDS:
         return True
     return bool(path) and isinstance(path[-1], str) and is_secret_name(path[-1])

@@ -212,12 +212,16 @@ def no_list_handler(call: Call, inventory: Inventory) -> Diagnosis | None:
 def extra_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
     """The call has a segment the backend does not: `/scripts/manage` vs `/scripts`.
 
-    The last segment is tried first, then the others (`/shopper/admin/scripts`).
+    The last segment is tried first, then the others (`/shopper/admin/scripts`). Not the
+    last one when a `.../{id}` route takes it as its value: `/api/users/john` next to
+    `/api/users/{id}` is a user that does not exist, not a call to `/api/users`.
     """
     parts = call.segments
     if len(parts) < 2:
         return None
     for gap in reversed(range(len(parts))):
+        if gap == len(parts) - 1 and _item_route_fits(call, inventory):
+            continue
         shorter = "/" + "/".join(parts[:gap] + parts[gap + 1 :])
         if _served(inventory, call.method, [shorter]):
             return Diagnosis(
@@ -226,6 +230,15 @@ def extra_segment(call: Call, inventory: Inventory) -> Diagnosis | None:
                 suggestions=(f"{call.method} {_shown_serving(inventory, call.method, shorter)}",),
             )
     return None
+
+
+def _item_route_fits(call: Call, inventory: Inventory) -> bool:
+    """A route serving the call ends in a parameter where the call has its last segment,
+    the segments before it fitting strictly: the call names one item of a collection."""
+    return any(
+        route.segments[-1] == PARAM and _strict_fit(route.segments[:-1], call.segments[:-1])
+        for route in inventory.serving(call.method, call.path)
+    )
 
 
 def missing_segment(call: Call, inventory: Inventory) -> Diagnosis | None:

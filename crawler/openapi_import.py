@@ -43,13 +43,14 @@ from dataclasses import dataclass, field
 from itertools import chain, count
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit
 
 import yaml
 
-from crawler import manifest
+from crawler import manifest, redact
 from crawler.errors import CrawlerError, ManifestError
 from crawler.manifest import ANONYMOUS, SAFE_METHODS, Check, url_problem
+from crawler.redact import is_secret_name
 from crawler.routes import load_document, module_of
 
 # Where a document names no server, the manifest still needs a valid URL to validate.
@@ -113,7 +114,7 @@ def read_spec(spec: str, fetch: Fetch) -> Spec:
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise SpecError(f"{spec}: cannot be read ({exc}).") from None
-    return Spec(parse_spec(text, spec), spec)
+    return Spec(parse_spec(text, redact.url(spec) if is_url(spec) else spec), spec)
 
 
 def parse_spec(text: str, source: str) -> dict[str, Any]:
@@ -173,7 +174,28 @@ def convert(
     it also resolves relative server URLs and, when the target served it, becomes the
     manifest's `inventory: {openapi: <path>}`.
     """
+    try:
+        return _convert(document, name=name, base_url=base_url, source=source)
+    except RecursionError:  # a document that parsed, nested deeper than any real one
+        shown = redact.url(source) if source and is_url(source) else source
+        raise SpecError(
+            f"{shown or 'the document'}: nested too deeply to turn into a manifest; "
+            "check the document's examples and schemas."
+        ) from None
+
+
+def _convert(
+    document: Mapping[str, Any],
+    *,
+    name: str | None,
+    base_url: str | None,
+    source: str | None,
+) -> Imported:
+    """See `convert`."""
     spec_url = source if source and is_url(source) else None
+    if spec_url is not None and _bad_url(spec_url):
+        spec_url = None
+    source = redact.url(source) if source and is_url(source) else source  # shown from here on
     doc = _Document(document)
     origin, prefix = _server(document, spec_url)
     if base_url:
@@ -196,6 +218,8 @@ def convert(
     }
     stubs = [stub for stub in identities.values() if stub.name in used]
     notes = list(doc.scheme_notes)
+    if note := _credential_note(spec_url):
+        notes.append(note)
     notes += [
         f"security scheme {s.name} is required by no operation: no identity for it"
         for s in identities.values()
@@ -347,6 +371,13 @@ def _title(document: Mapping[str, Any]) -> str:
 
 def _server(document: Mapping[str, Any], spec_url: str | None) -> tuple[str | None, str]:
     """The first server's origin (None when unknown) and base path (`/v2`, or "")."""
+    try:
+        return _server_parts(document, spec_url)
+    except ValueError:  # `http://[::1`: no URL at all, so no server is known
+        return None, ""
+
+
+def _server_parts(document: Mapping[str, Any], spec_url: str | None) -> tuple[str | None, str]:
     if "swagger" in document:
         host = document.get("host")
         schemes = document.get("schemes") or []
@@ -364,10 +395,20 @@ def _server(document: Mapping[str, Any], spec_url: str | None) -> tuple[str | No
             url = urljoin(spec_url, url)
     parts = urlsplit(url)
     prefix = parts.path.rstrip("/")
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+    # Never a user:password@ the document's URL had: BASE_URL is where one belongs.
+    host = parts.netloc.rpartition("@")[2]
+    origin = f"{parts.scheme}://{host}" if parts.scheme and host else None
     if origin is not None and ("}" in origin or url_problem(origin) is not None):
         origin = None
     return origin, prefix
+
+
+def _bad_url(url: str) -> bool:
+    try:
+        urlsplit(url)
+    except ValueError:
+        return True
+    return False
 
 
 def _server_url(server: Mapping[str, Any]) -> str:
@@ -385,9 +426,33 @@ def _server_url(server: Mapping[str, Any]) -> str:
 
 def _inventory_path(spec_url: str | None, origin: str | None) -> str | None:
     # Obvious only when the document was fetched from the target the manifest crawls.
-    if not spec_url or not origin or not spec_url.startswith(origin + "/"):
+    # Its credentials (user:password@, ?token=...) stay out of the manifest.
+    if not spec_url or not origin:
         return None
-    return spec_url[len(origin) :].split("#", 1)[0]
+    parts = urlsplit(spec_url)
+    if f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" != origin:
+        return None
+    kept = [f for f in parts.query.split("&") if f and not _secret_field(f)]
+    return (parts.path or "/") + ("?" + "&".join(kept) if kept else "")
+
+
+def _secret_field(field: str) -> bool:
+    return is_secret_name(unquote_plus(field.partition("=")[0]))
+
+
+def _credential_note(spec_url: str | None) -> str | None:
+    """A note for the reviewer when the document's URL carried credentials (not written)."""
+    if not spec_url:
+        return None
+    parts = urlsplit(spec_url)
+    found = ["a password"] if ":" in parts.netloc.rpartition("@")[0] else []
+    found += [unquote_plus(f.partition("=")[0]) for f in parts.query.split("&") if _secret_field(f)]
+    if not found:
+        return None
+    return (
+        f"the document's URL carries credentials ({', '.join(found)}): not written here; "
+        "set them where needed (BASE_URL, the inventory URL) from the environment"
+    )
 
 
 # --- identities -----------------------------------------------------------------------------------

@@ -14,7 +14,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import (
+    SplitResult,
+    parse_qsl,
+    quote,
+    quote_plus,
+    unquote_plus,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 REDACTED = "[REDACTED]"
 
@@ -40,14 +49,20 @@ SECRET_HEADERS = frozenset(
 # Headers whose value is a URL, which may carry secret query parameters.
 _URL_HEADERS = frozenset({"location", "content-location"})
 
-# A header or query name that mentions one of these words is treated as a secret.
+# A header, query or form field name that mentions one of these words is treated as a
+# secret. Short words only as a whole name or its last part (`pw`, `user_pin`), so that
+# `passenger`, `spin` or `pinned` stay readable.
 _SECRET_WORDS = re.compile(
-    r"(token|secret|passw(or)?d|passwd|api[-_]?key|apikey|auth|session|signature|sig$|credential)",
+    r"(token|secret|passw(or)?d|passwd|pass$|pwd|passcode|passphrase|(^|[-_])(pw|pin)$"
+    r"|api[-_]?key|apikey|auth|session|signature|sig$|credential)",
     re.IGNORECASE,
 )
 
 # Environment variable names whose values are secrets when substituted into a manifest.
-SECRET_ENV_NAME = re.compile(r"(TOKEN|SECRET|PASSW(OR)?D|PASS$|API_?KEY|CREDENTIAL|COOKIE|SESSION)")
+SECRET_ENV_NAME = re.compile(
+    r"(TOKEN|SECRET|PASSW(OR)?D|PASS$|PWD|PASSCODE|PASSPHRASE|(^|_)(PW|PIN)$"
+    r"|API_?KEY|CREDENTIAL|COOKIE|SESSION)"
+)
 
 # Secret values shorter than this are not replaced inside free text: too many false hits.
 _MIN_SECRET_LEN = 4
@@ -76,9 +91,26 @@ def headers(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, s
     return out
 
 
+# RFC 3986, appendix B: splits any string, where `urlsplit` rejects some (`http://[::1`).
+_URL_PARTS = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?")
+
+
+def _split(text: str) -> SplitResult:
+    try:
+        return urlsplit(text)
+    except ValueError:  # a malformed URL still must not leak, nor crash whoever shows it
+        found = _URL_PARTS.match(text)
+        assert found is not None  # every part is optional
+        scheme, netloc, path, query = (part or "" for part in found.groups())
+        return SplitResult(scheme, netloc, path, query, text[found.end() + 1 :])
+
+
 def url(text: str) -> str:
-    """The URL with secret query values and any userinfo password replaced."""
-    parts = urlsplit(text)
+    """The URL with secret query values and any userinfo password replaced.
+
+    Never raises, even for a URL `urlsplit` rejects.
+    """
+    parts = _split(text)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
@@ -92,6 +124,58 @@ def url(text: str) -> str:
                 [(n, REDACTED if is_secret_name(n) else v) for n, v in pairs], safe="[]"
             )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_as_env(text: str, prefix: str) -> tuple[str, dict[str, str]]:
+    """The URL as a manifest may keep it: its password and secret query values written as
+    `${PREFIX_NAME}` placeholders (any other `$` as `$$`), and the values they stand for.
+
+    Each variable's name says secret (`SECRET_ENV_NAME`), so the value a user exports is
+    redacted in every report of the run that reads it.
+
+    >>> url_as_env("https://me:pw@h/o.json?token=t&v=1", "INVENTORY")[0]
+    'https://me:${INVENTORY_PASSWORD}@h/o.json?token=${INVENTORY_TOKEN}&v=1'
+    """
+    parts = _split(text)
+    values: dict[str, str] = {}
+
+    def variable(name: str, value: str) -> str:
+        word = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "SECRET"
+        base = f"{prefix}_{word}"
+        base = base if SECRET_ENV_NAME.search(base) else f"{base}_SECRET"
+        chosen, n = base, 1
+        while chosen in values:  # `?token=a&token=b`
+            n += 1
+            chosen = f"{base}_{n}"
+        values[chosen] = value
+        return "${" + chosen + "}"
+
+    def literal(piece: str) -> str:
+        return piece.replace("$", "$$")
+
+    netloc = literal(parts.netloc)
+    if "@" in parts.netloc:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            netloc = f"{literal(user)}:{variable('password', password)}@{literal(host)}"
+        else:  # a token alone as the userinfo
+            netloc = f"{variable('userinfo', user)}@{literal(host)}"
+    fields = []
+    for field in parts.query.split("&") if parts.query else []:
+        name, equals, value = field.partition("=")
+        secret = equals and is_secret_name(unquote_plus(name))
+        fields.append(f"{literal(name)}={variable(name, value)}" if secret else literal(field))
+    shown = urlunsplit(
+        (parts.scheme, netloc, literal(parts.path), "&".join(fields), literal(parts.fragment))
+    )
+    return shown, values
+
+
+def url_secrets(text: str) -> list[str]:
+    """The secret parts of a URL as written in it: its password (or a token as its userinfo)
+    and the values of its secret query parameters."""
+    return list(url_as_env(text, "URL")[1].values())
 
 
 def request_secrets(
@@ -109,7 +193,7 @@ def request_secrets(
         if is_secret_name(name)
         for part in (value, *value.split()[-1:])
     }
-    pairs = [*parse_qsl(urlsplit(path).query), *((k, str(v)) for k, v in query.items())]
+    pairs = [*parse_qsl(_split(path).query), *((k, str(v)) for k, v in query.items())]
     found.update(value for name, value in pairs if is_secret_name(name))
     found.update(_json_secrets(body))
     return found

@@ -253,6 +253,9 @@ class Run(BaseModel):
     manifest: str
     target: str
     in_process: bool = False
+    environment: str | None = Field(
+        default=None, description="The manifest's environment crawled (`--env NAME`)."
+    )
     started_at: datetime
     duration_s: float
     interrupted: bool = False

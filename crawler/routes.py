@@ -241,7 +241,8 @@ def from_openapi(document: Mapping[str, Any], source: str = "openapi") -> Invent
         if not isinstance(item, Mapping):
             continue
         for method in item:
-            if method.upper() in HTTP_METHODS:
+            # YAML reads a key `1:` as a number, not a method: not an operation.
+            if isinstance(method, str) and method.upper() in HTTP_METHODS:
                 routes.append(Route.of(method, prefix + str(path)))
     return Inventory(tuple(routes), source)
 
@@ -259,16 +260,20 @@ def _base_path(document: Mapping[str, Any]) -> str:
 
 
 def load_document(text: str, source: str) -> dict[str, Any]:
-    """Parse an OpenAPI document given as JSON or YAML."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        import yaml
+    """Parse an OpenAPI document given as JSON or YAML; `InventoryError` when it cannot be."""
+    import yaml
 
+    try:
         try:
+            data = json.loads(text)
+        except ValueError:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InventoryError(f"{source}: neither JSON nor YAML ({exc}).") from None
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{source}: neither JSON nor YAML ({exc}).") from None
+    except RecursionError:  # `[[[[...` a hundred thousand deep: no document is like that
+        raise InventoryError(
+            f"{source}: nested too deeply to be an OpenAPI document; check the file."
+        ) from None
     if not isinstance(data, dict):
         raise InventoryError(f"{source}: not an OpenAPI document (expected a mapping).")
     return data

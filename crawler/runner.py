@@ -8,6 +8,7 @@ produce a Run of what finished.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import engine, mismatch, routes
+from crawler import engine, mismatch, redact, routes
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import CrawlerError, UsageError
@@ -40,10 +41,15 @@ class InventoryPlace:
     location: str
     openapi: bool = True
     inventory: routes.Inventory | None = field(default=None, compare=False, repr=False)
+    # How it is shown (in messages, as the run's `inventory`): a URL without its secrets.
+    shown: str = field(default="", compare=False)
 
     @property
     def label(self) -> str:
-        return self.location
+        """The location as reports and messages show it: never a credential it carries."""
+        if self.shown:
+            return self.shown
+        return self.location if self.kind == "file" else redact.url(self.location)
 
 
 def inventory_place(
@@ -54,9 +60,11 @@ def inventory_place(
     Files named in a manifest are relative to the manifest's folder. A file is read here,
     so a missing or malformed one is a usage error (exit 2) found before anything is sent.
     """
+    # A URL's credentials, and the manifest's secrets in it (`?key=${API_KEY}`), never show.
+    hidden = Redactor(loaded.secrets)
     if option:
         if option.startswith(("http://", "https://")):
-            return _url_place(option)
+            return _url_place(option, hidden)
         return _file_place(Path(option), openapi=None)
     source = loaded.inventory
     if source is None:
@@ -66,17 +74,18 @@ def inventory_place(
         return _file_place(folder / source.routes, openapi=False)
     spec = str(source.openapi)
     if spec.startswith(("http://", "https://")):
-        return _url_place(spec)
+        return _url_place(spec, hidden)
     if spec.startswith("/") and not (folder / spec.lstrip("/")).exists():
-        return InventoryPlace("path", spec)
+        return InventoryPlace("path", spec, shown=hidden.url(spec))
     return _file_place(folder / spec, openapi=True)
 
 
-def _url_place(url: str) -> InventoryPlace:
+def _url_place(url: str, hidden: Redactor) -> InventoryPlace:
+    shown = hidden.url(url)
     problem = url_problem(url)
     if problem:
-        raise UsageError(f"inventory {url}: {problem}.")
-    return InventoryPlace("url", url)
+        raise UsageError(f"inventory {shown}: {hidden.text(problem)}.")
+    return InventoryPlace("url", url, shown=shown)
 
 
 def _file_place(path: Path, *, openapi: bool | None) -> InventoryPlace:
@@ -116,17 +125,22 @@ def execute(
     place: InventoryPlace | None = None,
     observer: Observer | None = None,
     probe: int = 0,
+    checks: Sequence[PlannedCheck] | None = None,
 ) -> Run:
     """Log in, crawl every check x identity, diagnose the 404s; return the Run.
+
+    `checks` are the planned checks to send (a selection or shard, see `selection.select`);
+    by default every check of the manifest. Only the identities they use log in.
 
     With `probe` > 0, the routes suggested for the 404s are then confirmed on the target
     with at most that many GET, HEAD or OPTIONS requests (see `_probe`). Never raises for
     a network failure; an interrupted run returns what finished, the rest SKIP, with
     `interrupted=True`.
     """
-    observer = observer or Observer()
-    checks = loaded.planned(settings.timeout)
-    redactor = Redactor([*loaded.secrets, *target.secrets])
+    checks = list(checks) if checks is not None else loaded.planned(settings.timeout)
+    inventory_secrets = redact.url_secrets(place.location) if place and place.kind != "file" else []
+    redactor = Redactor([*loaded.secrets, *target.secrets, *inventory_secrets])
+    observer = _hiding(observer or Observer(), redactor)
     used = {planned.identity for planned in checks}
     identities = {name: i for name, i in loaded.identities.items() if name in used}
     state = _State()
@@ -160,11 +174,14 @@ def execute(
             await engine.crawl(checks, sessions, settings, redactor=redactor, on_result=on_result)
             if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
-                state.document = await _fetch(client, place, observer)
+                state.document = await _fetch(client, place, place.location, observer)
             elif place is not None and place.kind == "url":
                 # Its own anonymous client: the identities' credentials stay with the target.
-                async with engine.open_client(Target(base_url=place.location), settings) as own:
-                    state.document = await _fetch(own, place, observer)
+                # A user:password@ in the URL is that client's basic auth, not part of the GET.
+                own_target = Target(base_url=place.location)
+                async with engine.open_client(own_target, settings) as own:
+                    location = own_target.url_without_userinfo
+                    state.document = await _fetch(own, place, location, observer)
             if probe > 0:
                 done = [state.done[index] for index in sorted(state.done)]
                 state.inventory = inventory_for(done, place, state.document, observer)
@@ -203,6 +220,13 @@ def execute(
     return confirm(mismatch.annotate(run, inventory), state.probed, redactor)
 
 
+def _hiding(observer: Observer, redactor: Redactor) -> Observer:
+    """`observer`, with every warning passed through `redactor` first (a problem fetching
+    the inventory may name what it was sent)."""
+    warn = observer.on_warning
+    return dataclasses.replace(observer, on_warning=lambda message: warn(redactor.text(message)))
+
+
 def inventory_for(
     results: Sequence[CheckResult],
     place: InventoryPlace | None,
@@ -232,11 +256,11 @@ def _declared(place: InventoryPlace, document: str | None) -> routes.Inventory |
 
 
 async def _fetch(
-    client: httpx.AsyncClient, place: InventoryPlace, observer: Observer
+    client: httpx.AsyncClient, place: InventoryPlace, location: str, observer: Observer
 ) -> str | None:
-    text, problem = await engine.fetch_text(client, place.location)
+    text, problem = await engine.fetch_text(client, location)
     if problem:
-        observer.on_warning(f"route inventory {place.location} not read: {problem}")
+        observer.on_warning(f"route inventory {place.label} not read: {problem}")
     return text
 
 

@@ -45,12 +45,14 @@ import itertools
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from crawler import redact
 from crawler.errors import UsageError
 from crawler.mismatch import Call, diagnose
 from crawler.results import Diagnosis
@@ -269,25 +271,47 @@ def _template(text: str, start: int) -> tuple[tuple[str | None, ...], int]:
 
 
 def _expression_end(text: str, start: int) -> int:
-    """The index of the `}` closing a template's `${` expression that starts at `start`."""
-    depth, i = 1, start
+    """The index of the `}` closing a template's `${` expression that starts at `start`.
+
+    Templates nest inside expressions and expressions inside templates to any depth
+    (`${`${`${x}`}`}`), so this keeps a stack instead of recursing: one entry per open
+    expression (its `{` depth) or nested template literal (`_IN_TEMPLATE`).
+    """
+    stack = [1]
+    i = start
     while i < len(text):
         char = text[i]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        elif char == "`":
-            i = _template(text, i)[1]
+        if stack[-1] == _IN_TEMPLATE:
+            if char == "\\":
+                i += 2
+                continue
+            if char == "`":
+                stack.pop()
+            elif char == "$" and text[i + 1 : i + 2] == "{":
+                stack.append(1)
+                i += 1
+            i += 1
             continue
+        if char == "{":
+            stack[-1] += 1
+        elif char == "}":
+            stack[-1] -= 1
+            if stack[-1] == 0:
+                stack.pop()
+                if not stack:
+                    return i
+        elif char == "`":
+            stack.append(_IN_TEMPLATE)
         elif char in "'\"":
             match = _LEXEME.match(text, i)
             i = match.end() if match else i + 1
             continue
         i += 1
     return len(text)
+
+
+# On `_expression_end`'s stack: inside a template literal, not an expression.
+_IN_TEMPLATE = 0
 
 
 _SCRIPT = re.compile(r"(<script\b[^>]*>)(.*?)(</script\s*>)", re.DOTALL | re.IGNORECASE)
@@ -516,16 +540,24 @@ def _method_of(options: Sequence[_Token]) -> str | None:
     return parts[0].upper()
 
 
-def _urls(argument: Sequence[_Token]) -> list[tuple[str | None, ...]]:
+# Nesting of `(`, `[`, `?:` and `||` an argument is looked into at most: deeper is no URL a
+# person wrote (and recursing further would exhaust Python's stack).
+MAX_EXPRESSION_DEPTH = 64
+
+
+def _urls(argument: Sequence[_Token], depth: int = 0) -> list[tuple[str | None, ...]]:
     """The pieces of each URL an argument expression may evaluate to (see the module doc)."""
+    if depth > MAX_EXPRESSION_DEPTH:
+        return []
+    deeper = depth + 1
     top = [(p, t.text) for p, t in _top_level(argument) if t.kind in ("punct", "name")]
     cast = next((p for p, text in top if text in ("as", "satisfies")), None)
     if cast is not None:  # TypeScript: `url as string`
-        return _urls(argument[:cast])
+        return _urls(argument[:cast], deeper)
     if not argument:
         return []
     if argument[0].text == "[" and argument[-1].text == "]":  # a SWR key array: its first item
-        return _urls(_split(argument[1:-1], ",")[0])
+        return _urls(_split(argument[1:-1], ",")[0], deeper)
     question = next((p for p, text in top if text == "?"), None)
     if question is not None:  # cond ? a : b: each branch may be the URL
         depth = 0
@@ -535,28 +567,30 @@ def _urls(argument: Sequence[_Token]) -> list[tuple[str | None, ...]]:
             if text == "?":
                 depth += 1
             elif text == ":" and depth == 0:
-                return _urls(argument[question + 1 : position]) + _urls(argument[position + 1 :])
+                return _urls(argument[question + 1 : position], deeper) + _urls(
+                    argument[position + 1 :], deeper
+                )
             elif text == ":":
                 depth -= 1
         return []
     either = next((p for p, text in top if text in ("||", "??")), None)
     if either is not None:  # a || b: either side may be the URL
-        return _urls(argument[:either]) + _urls(argument[either + 1 :])
+        return _urls(argument[:either], deeper) + _urls(argument[either + 1 :], deeper)
     both = [p for p, text in top if text == "&&"]
     if both:  # id && `/api/x/${id}`: the last operand is the value
-        return _urls(argument[both[-1] + 1 :])
+        return _urls(argument[both[-1] + 1 :], deeper)
     pieces: list[str | None] = []
     for operand in _split(argument, "+"):
-        pieces.extend(_operand(operand))
+        pieces.extend(_operand(operand, deeper))
     return [tuple(pieces)]
 
 
-def _operand(tokens: list[_Token]) -> tuple[str | None, ...]:
+def _operand(tokens: list[_Token], depth: int) -> tuple[str | None, ...]:
     """A concatenation operand: a string's text, a template's pieces, else an unknown value."""
     if len(tokens) == 1 and tokens[0].kind == "string":
         return tokens[0].parts
     if len(tokens) >= 2 and tokens[0].text == "(" and tokens[-1].text == ")":
-        inner = _urls(tokens[1:-1])
+        inner = _urls(tokens[1:-1], depth)
         return inner[0] if len(inner) == 1 else (None,)
     return (None,)
 
@@ -605,6 +639,29 @@ def source_files(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
+def _read_source(path: Path) -> str | None:
+    """A regular file's text; None for anything else (a FIFO, a device such as a link to
+    /dev/zero: reading them blocks or never ends), an unreadable file, or one larger than
+    `MAX_FILE_BYTES` (a bundle). Never reads more than that."""
+    try:
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            data = file.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            return None
+    if len(data) > MAX_FILE_BYTES:
+        return None
+    # Universal newlines, as a file read as text has: lines are counted at "\n".
+    text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def scan(
     folder: Path,
     patterns: Sequence[CallPattern] = (),
@@ -614,11 +671,8 @@ def scan(
     calls: list[FrontendCall] = []
     files = 0
     for path in source_files(folder):
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        text = _read_source(path)
+        if text is None:
             continue
         files += 1
         calls += scan_source(text, path.relative_to(folder).as_posix(), patterns, prefixes)
@@ -780,7 +834,7 @@ def load_backend(source: str, timeout: float = 30.0) -> Inventory:
     target from its live base URL or in-process app. Raises a `CrawlerError`.
     """
     if source.startswith(("http://", "https://")):
-        return _openapi_at(None, source, timeout)
+        return _openapi_at(None, source, timeout, redact.url(source))
     path = Path(source)
     if not path.is_file():
         raise InventoryError(
@@ -812,15 +866,17 @@ def _from_manifest_file(path: Path, timeout: float) -> Inventory:
         return from_checks(loaded, str(path))
     if place.kind == "file":
         return load_file(place.location)
+    # The manifest's own secrets (`?token=${API_TOKEN}`) are hidden in the label as well.
+    hidden = redact.Redactor(loaded.secrets)
     if place.kind == "url":
-        return _openapi_at(None, place.location, timeout)
+        return _openapi_at(None, place.location, timeout, hidden.url(place.location))
     if not (loaded.app or loaded.base_url):
         raise InventoryError(
             f"{path}: inventory openapi {place.location} is a path on the target, but the "
             "manifest has no app or base_url to fetch it from."
         )
     target = Target(base_url=loaded.base_url, app=loaded.app)
-    label = f"{path}: {place.location} on {target.label}"
+    label = f"{path}: {hidden.url(place.location)} on {hidden.url(target.label)}"
     return _openapi_at(target, place.location, timeout, label)
 
 
@@ -836,12 +892,16 @@ def from_checks(loaded: Manifest, source: str = "manifest") -> Inventory:
 
 
 def _openapi_at(target: Target | None, location: str, timeout: float, label: str = "") -> Inventory:
-    """Fetch an OpenAPI document (a URL, or a path on `target`) through `engine`."""
+    """Fetch an OpenAPI document (a URL, or a path on `target`) through `engine`.
+
+    `label` names it in messages and as the inventory's source: never its credentials.
+    """
     from crawler import engine
 
-    label = label or location
+    label = label or redact.url(location)
     text, problem = engine.fetch_document(location, target, timeout)
     if text is None:
+        problem = redact.Redactor(redact.url_secrets(location)).text(str(problem))
         raise InventoryError(f"{label}: the OpenAPI document could not be read: {problem}.")
     return from_openapi(load_document(text, label), label)
 
@@ -1103,6 +1163,12 @@ def emit_manifest(xref: Xref, name: str = "", inventory: tuple[str, str] | None 
     ]
     if inventory is not None:
         kind, where = inventory
+        needed = re.findall(r"(?<!\$)\$\{(\w+)\}", where)
+        if needed:
+            lines.append(
+                f"# inventory: export {', '.join(needed)} (the backend URL's credentials, "
+                "not written here)"
+            )
         lines.append(f"inventory: {{{kind}: {json.dumps(where)}}}")
     lines.append("groups:")
     for module, entries in groups.items():
@@ -1145,6 +1211,8 @@ def _manifest_data(path: Path, option: str) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InventoryError(f"{option} {path}: cannot be read ({exc}).") from None
+    except RecursionError:
+        raise InventoryError(f"{option} {path}: nested too deeply to be a manifest.") from None
     return data if isinstance(data, dict) else {}
 
 
@@ -1159,12 +1227,20 @@ def _relocated(inventory: dict[str, Any], folder: Path) -> dict[str, Any]:
     return moved
 
 
+# The environment variables that stand for a backend URL's credentials in a manifest.
+BACKEND_ENV_PREFIX = "INVENTORY"
+
+
 def backend_reference(source: str, manifest: Path) -> tuple[str, str] | None:
     """How a manifest written to `manifest` names the backend SOURCE as its `inventory:`:
     `("openapi", URL or path)` or `("routes", path)`, paths relative to the manifest's
-    folder; None for a manifest SOURCE (its own inventory stays with it)."""
+    folder; None for a manifest SOURCE (its own inventory stays with it).
+
+    A URL's password and secret query values are written as `${INVENTORY_...}`
+    placeholders, never as themselves (`backend_environ` has their values).
+    """
     if source.startswith(("http://", "https://")):
-        return "openapi", source
+        return "openapi", redact.url_as_env(source, BACKEND_ENV_PREFIX)[0]
     path = Path(source)
     where = Path(os.path.relpath(path.resolve(), manifest.resolve().parent)).as_posix()
     if path.suffix in (".yaml", ".yml", ".json"):
@@ -1174,6 +1250,14 @@ def backend_reference(source: str, manifest: Path) -> tuple[str, str] | None:
             return None
         return ("openapi", where) if "paths" in document else None
     return "routes", where
+
+
+def backend_environ(source: str) -> dict[str, str]:
+    """The values of the placeholders `backend_reference` writes for SOURCE (for `--live`,
+    which loads the manifest it writes at once); empty for anything but a URL."""
+    if not source.startswith(("http://", "https://")):
+        return {}
+    return redact.url_as_env(source, BACKEND_ENV_PREFIX)[1]
 
 
 def _manifest_path(entry: Entry) -> str:

@@ -45,3 +45,23 @@ def slow_wsgi_app(environ: dict[str, Any], start_response: StartResponse) -> Ite
     done.wait(3.0)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"late"]
+
+
+class _FlakyApp:
+    """ASGI: `/flaky` fails its first request and answers 200 after; `/broken` always 503."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        status = 503
+        if scope["path"] == "/flaky" and scope["method"] == "GET":
+            self.seen += 1
+            status = 503 if self.seen == 1 else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+flaky_app = _FlakyApp()

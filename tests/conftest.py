@@ -44,3 +44,15 @@ def matrix_run() -> Run:
 def mismatch_run() -> Run:
     """404/405 mismatches as admin and viewer: three modules, /api/billing missing entirely."""
     return samples.mismatch_run()
+
+
+@pytest.fixture
+def known_run() -> Run:
+    """Known failures as admin and viewer: 3 BACKLOG, 1 BLOCKED (now passing), a flaky PASS."""
+    return samples.known_run()
+
+
+@pytest.fixture
+def baseline_run() -> Run:
+    """Compared with a baseline: 1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE, 2 UNCHANGED."""
+    return samples.baseline_run()

@@ -248,3 +248,11 @@ def test_on_a_terminal_shows_progress_and_colour_unless_no_color(tmp_path: Path)
     assert code == 1
     summary = [line for line in plain.splitlines() if "checks: " in line][-1]
     assert "\x1b[3" not in summary  # no colour codes on the summary line
+
+
+def test_reports_get_ordinary_file_permissions(tmp_path: Path) -> None:
+    """Reports are CI artifacts others read: not the 0600 of a temporary file."""
+    invoke("run", str(DEMO), "--out", str(tmp_path), "-q", "--format", "json")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o666 & ~umask

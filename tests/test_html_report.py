@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import samples
 
+from crawler.baseline import compare
 from crawler.reports import html
-from crawler.results import Diagnosis, Run
+from crawler.results import Diagnosis, Known, Run
 
 EXPECTED_CSP_START = "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-"
 
@@ -538,3 +539,167 @@ def test_mismatches_in_headless_chromium(mismatch_run: Run, tmp_path: Path) -> N
     assert len(section.find("tr", cls=None)) == 3 + 7  # a header row per module, and the rows
     for link in section.find("a"):
         assert page.one(id=(link.attrs["href"] or "")[1:]).one(cls="diagnosis")
+
+
+# --- known failures, flaky results, and changes against a baseline ---------------------------
+
+
+def test_runs_of_old_get_no_new_styles_or_sections(sample_run: Run, matrix_run: Run) -> None:
+    for run in (sample_run, matrix_run):
+        text = html.render(run)
+        assert "--xfail" not in text
+        page = parse(text)
+        assert not page.find(id="known")
+        assert not page.find(id="changes")
+        assert not page.find(cls="tile-flaky")
+        assert [t.attrs["data-verdict"] for t in page.one(id="totals").find(cls="tile")] == [
+            "PASS",
+            "FAIL",
+            "ERROR",
+            "SKIP",
+        ]
+
+
+def test_known_failures_tiles_and_section(known_run: Run) -> None:
+    text = html.render(known_run)
+    assert "--xfail: #9a6700" in text  # muted amber
+    assert "--xpass: #0969da" in text  # blue
+    page = parse(text)
+    tiles = page.one(id="totals")
+    counts = {
+        cls: tiles.one(cls=cls).one(cls="count").all_text
+        for cls in ("tile-xfail", "tile-xpass", "tile-flaky")
+    }
+    assert counts == {"tile-xfail": "4", "tile-xpass": "1", "tile-flaky": "1"}
+    assert "FLAKY ⚑" in tiles.one(cls="tile-flaky").all_text
+    section = page.one("section", id="known")
+    summary = section.one(cls="known-summary")
+    assert summary.all_text == "Known failures: 3 BACKLOG · 1 BLOCKED · 0 DEFERRED"
+    assert [s.attrs["data-status"] for s in summary.find(cls="known-count")] == [
+        "BACKLOG",
+        "BLOCKED",
+        "DEFERRED",
+    ]
+    assert section.one("p", cls="now-passing").all_text == "XPASS: 1 now passing: close T2-7?"
+    rows = section.one("tbody").find("tr")
+    assert [r.attrs["data-ticket"] for r in rows] == ["T2-3", "T2-5", "T2-7", "T2-9"]
+    assert [td.all_text for td in rows[0].find("td")] == [
+        "T2-3",
+        "BACKLOG",
+        "GET /api/recordings",
+        "admin XFAIL 404 · viewer XFAIL 404",
+        "no list handler yet",
+    ]
+    assert "now-passing" in rows[2].classes
+    assert rows[2].one(cls="reason").all_text.endswith("now passing: close T2-7?")
+    # Tallies gain the XFAIL and XPASS columns; the filters gain their buttons.
+    header = [th.all_text for th in page.one("table", id="groups").find("th")]
+    assert header[1:7] == ["PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"]
+    buttons = [b.attrs["data-filter"] for b in page.one(id="filters").find("button")]
+    assert buttons == ["all", "PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"]
+    # Known failures are not failures: only the real FAIL gets a details article.
+    assert [f.attrs["data-verdict"] for f in page.one(id="failures").find(cls="failure")] == [
+        "FAIL"
+    ]
+
+
+def test_flaky_and_known_cells_in_the_matrix(known_run: Run) -> None:
+    page = parse(html.render(known_run))
+    cells = page.one("table", id="results").find("td", cls="cell")
+    flaky = [c for c in cells if "flaky" in c.classes]
+    assert len(flaky) == 1
+    assert flaky[0].all_text == "PASS 200 ⚑"
+    assert "flaky: passed on attempt 3" in (flaky[0].attrs["title"] or "")
+    assert {c.attrs["data-verdict"] for c in cells} >= {"XFAIL", "XPASS"}
+    assert all(f"v-{c.attrs['data-verdict']}".lower() in c.classes for c in cells)
+    assert "⚑ flaky: failed, then passed when checked again." in page.all_text
+
+
+def test_changes_section_and_was_columns(baseline_run: Run) -> None:
+    page = parse(html.render(baseline_run))
+    section = page.one("section", id="changes")
+    summary = section.one(cls="changes-summary").all_text
+    assert summary == (
+        "Baseline runs/2026-11-23/run.json · 1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE (2 UNCHANGED)"
+    )
+    changed = section.one("table", id="changed").one("tbody").find("tr")
+    assert [r.attrs["data-change"] for r in changed] == [
+        "REGRESSED",
+        "FIXED",
+        "FIXED",
+        "NEW",
+        "NEW",
+        "NEW",
+    ]
+    assert [td.all_text for td in changed[0].find("td")] == [
+        "REGRESSED",
+        "Billing",
+        "GET",
+        "/api/billing/plans",
+        "PASS 200",
+        "FAIL 500",
+    ]
+    assert changed[3].one("td", cls="was").all_text == "—"
+    (gone,) = section.one("table", id="gone").one("tbody").find("tr")
+    assert [td.all_text for td in gone.find("td")] == [
+        "GONE",
+        "Legacy",
+        "GET",
+        "/api/v1/status",
+        "PASS 200",
+    ]
+    results = page.one("table", id="results")
+    header = [th.all_text for th in results.one("thead").find("th")]
+    assert header[5:8] == ["Got", "Was", "Change"]
+    rows = results.one("tbody").find("tr")
+    assert [r.attrs.get("data-change") for r in rows] == [r.change for r in baseline_run.results]
+    assert rows[3].one("td", cls="verdict").all_text == "PASS ⚑"
+    order = [e.attrs.get("id") for e in page.all() if e.attrs.get("id")]
+    assert order.index("groups") < order.index("changes") < order.index("results")
+
+
+def test_matrix_cells_carry_their_change(matrix_run: Run) -> None:
+    before = matrix_run.model_copy(
+        update={"results": tuple(r for r in matrix_run.results if r.identity != "viewer")}
+    )
+    page = parse(html.render(compare(matrix_run, before, "old.json")))
+    viewer = [
+        c
+        for c in page.one("table", id="results").find("td", cls="cell")
+        if c.attrs["data-identity"] == "viewer"
+    ]
+    assert {c.attrs["data-change"] for c in viewer} == {"NEW"}
+    assert "was —: NEW" in (viewer[0].attrs["title"] or "")
+    assert "Identity" in [th.all_text for th in page.one("table", id="changed").find("th")]
+
+
+def test_known_and_changes_escape_hostile_text(known_run: Run) -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    ticket = Known(ticket=hostile, status="BLOCKED", reason=f"<script>alert(2)</script>{hostile}")
+    results = tuple(
+        r.model_copy(update={"known": ticket}) if r.known else r for r in known_run.results
+    )
+    run = known_run.model_copy(update={"results": results, "baseline": hostile})
+    text = html.render(run)
+    assert "<img" not in text
+    assert "<script>alert" not in text
+    page = parse(text)
+    assert not page.find("img")
+    assert len(page.find("script")) == 1
+    assert hostile in [r.attrs["data-ticket"] for r in page.one(id="known").find("tr")[1:]]
+    assert page.one("code", cls="baseline").all_text == hostile
+
+
+def test_known_run_in_headless_chromium(known_run: Run, tmp_path: Path) -> None:
+    text = html.render(known_run)
+    press_xfail = "document.querySelector('#filters button[data-filter=\"XFAIL\"]').click();"
+    text = text.replace("script-src ", f"script-src {html.csp_hash(press_xfail)} ", 1)
+    text = text.replace("</body>", f"<script>{press_xfail}</script>\n</body>")
+    report = tmp_path / "report.html"
+    report.write_text(text, encoding="utf-8")
+    page = parse(dump_dom(report, tmp_path / "profile"))
+
+    assert page.one("body").attrs.get("data-ready") == "1"
+    # Three checks have an XFAIL cell: /api/recordings, /api/recordings/export, /api/audit.
+    assert page.one(id="shown-count").all_text == "3 of 6 shown"
+    assert page.one(id="known").one(cls="known-summary").all_text.startswith("Known failures: 3")

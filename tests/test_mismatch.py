@@ -614,8 +614,8 @@ def test_a_served_route_with_a_plausible_id_is_the_resource_and_nothing_else(pat
         # /api/audit is about audit logs, never recordings or users
         ("GET", "/api/audit", BACKEND, "/api/recordings"),
         ("GET", "/api/audit", routes("GET /api/recordings/{id}", "GET /api/users"), "recordings"),
-        # a parameter route does not swallow a literal word: 'manage' is not a user id
-        ("GET", "/api/users/manage", BACKEND, "{id}"),
+        # a word where a user id goes is a missing user, not a call to the list
+        ("GET", "/api/users/john", BACKEND, "extra segment"),
         # /api/billing/plans says nothing about a list handler at /api/billing
         ("GET", "/api/billing", BACKEND, "no list handler"),
         # /api/calls/{id}/notes is not the item route of /api/calls/42
@@ -637,9 +637,20 @@ def test_rules_do_not_fire_on_unrelated_paths(
     assert not_suggested not in shown, found
 
 
+def test_a_word_id_is_a_missing_resource_not_an_extra_segment() -> None:
+    # Review fix: `/api/users/john` with both `/api/users` and `/api/users/{id}` served is
+    # user john not found; it was "extra segment 'john'", suggesting the list.
+    found = diagnose(Call("GET", "/api/users/john"), BACKEND)
+    assert (found.cause, found.suggestions) == ("resource_not_found", ("GET /api/users/{id}",))
+    # Without an item route the word is still an extra segment.
+    found = diagnose(Call("GET", "/api/shopper/scripts/manage"), BACKEND)
+    assert (found.cause, found.suggestions) == ("extra_segment", ("GET /api/shopper/scripts",))
+    # A segment before the last is still an extra one (`/api/admin/users/7`).
+    found = diagnose(Call("GET", "/api/admin/users/7"), BACKEND)
+    assert (found.cause, found.suggestions) == ("extra_segment", ("GET /api/users/{id}",))
+
+
 def test_parameters_do_not_swallow_literal_words() -> None:
-    found = diagnose(Call("GET", "/api/users/manage"), BACKEND)
-    assert (found.cause, found.suggestions) == ("extra_segment", ("GET /api/users",))
     # `/api/{resource}` does not make every /api/word a missing resource
     catch_all = routes("GET /api/{resource}", "GET /api/health")
     assert diagnose(Call("GET", "/api/audit"), catch_all).cause != "resource_not_found"

@@ -8,13 +8,25 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 import samples
 
-from crawler.reports import FILE_FORMATS, FORMATS, markdown, matrix, mismatches, terminal
+from crawler.baseline import compare
+from crawler.reports import (
+    FILE_FORMATS,
+    FORMATS,
+    changes,
+    github,
+    known,
+    markdown,
+    matrix,
+    mismatches,
+    terminal,
+)
 from crawler.reports.curl import curl_command
 from crawler.results import (
     Cause,
@@ -27,7 +39,7 @@ from crawler.results import (
 )
 
 GOLDEN = Path(__file__).parent / "golden"
-RUNS = ("sample_run", "all_pass_run", "matrix_run", "mismatch_run")
+RUNS = ("sample_run", "all_pass_run", "matrix_run", "mismatch_run", "known_run", "baseline_run")
 HUMAN_FORMATS = ("md", "html", "terminal")
 
 
@@ -88,12 +100,13 @@ def test_human_formats_of_one_identity_show_no_matrix(name: str, sample_run: Run
 
 
 def test_registry_names_files_and_descriptions() -> None:
-    assert FILE_FORMATS == ("md", "html", "json", "mismatches")
+    assert FILE_FORMATS == ("md", "html", "json", "mismatches", "junit")
     assert {n: f.filename for n, f in FORMATS.items()} == {
         "md": "report.md",
         "html": "report.html",
         "json": "run.json",
         "mismatches": "mismatches.md",
+        "junit": "junit.xml",
         "terminal": None,
     }
     for name, fmt in FORMATS.items():
@@ -122,18 +135,30 @@ def test_importing_the_registry_loads_neither_jinja2_nor_rich() -> None:
         ("report-matrix.md", "md", "matrix_run"),
         ("report-mismatches.md", "md", "mismatch_run"),
         ("mismatches.md", "mismatches", "mismatch_run"),
+        ("report-known.md", "md", "known_run"),
+        ("report-baseline.md", "md", "baseline_run"),
+        ("terminal-known.txt", "terminal", "known_run"),
+        ("terminal-baseline.txt", "terminal", "baseline_run"),
+        ("changes.txt", "changes", "baseline_run"),
+        ("junit-known.xml", "junit", "known_run"),
+        ("step-summary-baseline.md", "step-summary", "baseline_run"),
     ],
 )
-def test_markdown_matches_golden_file(
+def test_report_matches_golden_file(
     filename: str, name: str, run_name: str, request: pytest.FixtureRequest
 ) -> None:
     """Compare with tests/golden/<filename> exactly.
 
-    After an intended change to a markdown report, regenerate the files with
+    After an intended change to a report, regenerate the files with
     `UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_reports.py -k golden` and review the diff.
     """
     golden = GOLDEN / filename
-    text = FORMATS[name].render(request.getfixturevalue(run_name))
+    renderers: dict[str, Callable[[Run], str]] = {
+        **{n: f.render for n, f in FORMATS.items()},
+        "changes": terminal.render_changes,
+        "step-summary": github.step_summary,
+    }
+    text = renderers[name](request.getfixturevalue(run_name))
     if os.environ.get("UPDATE_GOLDEN"):
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")
@@ -952,3 +977,237 @@ def test_curl_for_a_skipped_check_reproduces_the_request_it_would_send(sample_ru
         "-H 'Accept: application/json' -H 'Content-Type: application/json' "
         '--data-raw \'{"plan":"pro"}\''
     )
+
+
+# --- verdicts a run of old did not have: XFAIL, XPASS, flaky ----------------------------------
+
+
+@pytest.mark.parametrize("run_name", ["sample_run", "matrix_run", "mismatch_run", "baseline_run"])
+@pytest.mark.parametrize("name", HUMAN_FORMATS)
+def test_runs_without_known_failures_show_only_the_core_verdicts(
+    name: str, run_name: str, request: pytest.FixtureRequest
+) -> None:
+    text = FORMATS[name].render(request.getfixturevalue(run_name))
+    if name == "html":  # its style sheet names them whenever a run has anything new to show
+        text = text.split("</style>")[1]
+    assert "XFAIL" not in text
+    assert "XPASS" not in text
+    assert "Known failures" not in text
+
+
+def test_markdown_tallies_show_xfail_and_xpass_when_present(known_run: Run) -> None:
+    text = markdown.render(known_run)
+    assert "| XFAIL | 4 |\n| XPASS | 1 |\n| **Total** | **10** |" in text
+    assert "| Group | PASS | FAIL | ERROR | SKIP | XFAIL | XPASS | Total |" in text
+    assert "| admin | 1 | 1 | 0 | 0 | 3 | 1 | 6 |" in text
+    assert "| Recordings | 0 | 0 | 0 | 0 | 3 | 0 | 3 |" in text
+    _assert_columns(text, (2, 5, 8))
+
+
+def test_markdown_known_failures_legend_and_table(known_run: Run) -> None:
+    text = markdown.render(known_run)
+    section = text.split("\n## Known failures\n")[1].split("\n## ")[0]
+    assert "**Known failures:** 3 BACKLOG · 1 BLOCKED · 0 DEFERRED" in section
+    assert "**XPASS:** 1 now passing: close T2-7?" in section
+    assert "| Ticket | Status | Check | Now | Reason |" in section
+    assert (
+        "| T2-3 | BACKLOG | GET `/api/recordings` | admin XFAIL 404 · viewer XFAIL 404 "
+        "| no list handler yet |" in section
+    )
+    assert (
+        "| T2-7 | BLOCKED | GET `/api/billing/invoices` | admin XPASS 200 "
+        "| waiting on the payments team — now passing: close T2-7? |" in section
+    )
+    # Before the per-group tables, after the tallies.
+    assert (
+        text.index("| Group | PASS |") < text.index("## Known failures") < text.index("## Health")
+    )
+
+
+def test_known_model_counts_every_status_and_folds_identities(known_run: Run) -> None:
+    found = known.collect(known_run)
+    assert found.counts == {"BACKLOG": 3, "BLOCKED": 1, "DEFERRED": 0}
+    assert [row.known.ticket for row in found.rows] == ["T2-3", "T2-5", "T2-7", "T2-9"]
+    assert [len(row.results) for row in found.rows] == [2, 1, 1, 1]
+    assert [row.known.ticket for row in found.passing] == ["T2-7"]
+    assert found.rows[0].now(several=False) == "XFAIL 404 · XFAIL 404"
+    assert known.collect(samples.sample_run()).rows == ()
+
+
+def test_known_legend_with_every_status() -> None:
+    deferred = samples.Known(ticket="T9", status="DEFERRED")
+    run = samples.run(
+        [
+            samples.known(
+                samples.result("G", 0, "/a", samples.response(404), "FAIL", reason="r"),
+                deferred,
+            ),
+            samples.known(samples.result("G", 1, "/b", samples.response(200), "PASS"), deferred),
+        ]
+    )
+    found = known.collect(run)
+    assert found.line == "0 BACKLOG · 0 BLOCKED · 2 DEFERRED"
+    assert found.passing_line == "1 now passing: close T9?"
+    assert "| T9 | DEFERRED | GET `/a` | XFAIL 404 |  |" in markdown.render(run)
+
+
+def test_markdown_flaky_results_are_marked_and_counted(known_run: Run, baseline_run: Run) -> None:
+    text = markdown.render(known_run)
+    assert "**Flaky:** 1 result failed, then passed when checked again (⚑)." in text
+    assert "| GET | `/api/health` | 200 | PASS 200 | PASS 200 ⚑ |" in text
+    assert "⚑ flaky: failed, then passed when checked again." in text
+    # In a plain table the Verdict (or, with a baseline, Now) column carries the mark.
+    plain = markdown.render(samples.run([samples.flaky(samples.sample_run().results[0], 3)]))
+    assert "| PASS ⚑ | GET | `/api/health` | 200 | 200 | 3 | flaky: passed on attempt 3 |" in plain
+    assert "| PASS 200 ⚑ | FIXED |" in markdown.render(baseline_run)
+
+
+@pytest.mark.parametrize(
+    ("changes_", "text"),
+    [
+        ({"flaky": True, "attempts": 2, "verdict": "PASS", "reason": ""}, "PASS 500 ⚑"),
+        ({"verdict": "XFAIL"}, "XFAIL 500"),
+        ({"verdict": "XPASS", "reauthenticated": True}, "XPASS 500 ↻"),
+    ],
+)
+def test_matrix_cell_text_of_known_and_flaky_results(changes_: dict[str, Any], text: str) -> None:
+    assert matrix.cell_text(_result().model_copy(update=changes_)) == text
+
+
+def test_terminal_known_failures_line_and_flaky_rows(known_run: Run) -> None:
+    text = terminal.render(known_run, width=140)
+    lines = text.splitlines()
+    assert lines[-2] == (
+        "Known failures: 3 BACKLOG · 1 BLOCKED · 0 DEFERRED; 1 now passing: close T2-7?"
+    )
+    assert lines[-1] == summarize(known_run).line
+    table = text.split("Reproduce:")[0].splitlines()
+    verdicts = [line.split()[1] for line in table[2:] if line[:3].strip().isdigit()]
+    # FAIL first, then XPASS (called out), then XFAIL, then the flaky PASS.
+    assert verdicts == ["FAIL", "XPASS", "XFAIL", "XFAIL", "XFAIL", "XFAIL", "PASS"]
+    assert "PASS ⚑" in text
+    assert "flaky: passed on attempt 3" in text
+    assert "now passing: close T2-7?" in text.split("Reproduce:")[0]
+    # Only the real failure gets a curl line: known ones are tracked elsewhere.
+    assert text.split("Reproduce:")[1].count("curl ") == 1
+
+
+def test_terminal_colours_xfail_muted_and_xpass_blue(known_run: Run) -> None:
+    coloured = terminal.render(known_run, color=True)
+    assert "\x1b[33mXFAIL 404" in coloured  # yellow: known, not blocking
+    assert "\x1b[1;34mXPASS 200" in coloured  # bold blue: close the ticket?
+
+
+# --- Was -> Now against a baseline ------------------------------------------------------------
+
+
+def test_changes_model_lists_regressions_first_and_gone_apart(baseline_run: Run) -> None:
+    found = changes.collect(baseline_run)
+    assert found is not None
+    assert [(r.change, r.path) for r in found.rows] == [
+        ("REGRESSED", "/api/billing/plans"),
+        ("FIXED", "/api/billing/invoices"),
+        ("FIXED", "/api/reports/export"),
+        ("NEW", "/api/billing/refunds"),
+        ("NEW", "/api/billing/coupons"),
+        ("NEW", "/api/teams"),
+    ]
+    assert [r.path for r in found.gone] == ["/api/v1/status"]
+    assert found.line == "1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE (2 UNCHANGED)"
+    assert found.line.split(" (")[0] in summarize(baseline_run).line
+    assert [changes.was_text(r) for r in found.rows] == [
+        "PASS 200",
+        "FAIL 404",
+        "ERROR",
+        "—",
+        "—",
+        "—",
+    ]
+    assert changes.collect(samples.sample_run()) is None
+
+
+def test_markdown_changes_section(baseline_run: Run) -> None:
+    text = markdown.render(baseline_run)
+    section = text.split("\n## Changes since the baseline\n")[1].split("\n## ")[0]
+    assert (
+        "**Baseline:** `runs/2026-11-23/run.json` · "
+        "**1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE (2 UNCHANGED)**" in section
+    )
+    assert "| Change | Group | Method | Path | Was | Now |" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1] == "| REGRESSED | Billing | GET | `/api/billing/plans` | PASS 200 | FAIL 500 |"
+    assert rows[4] == "| NEW | Billing | GET | `/api/billing/refunds` | — | PASS 200 |"
+    assert "**Gone** (in the baseline, not in this run):" in section
+    assert "| Legacy | GET | `/api/v1/status` | PASS 200 |" in section
+    assert "UNCHANGED |" not in section  # listed in the group tables only
+    # The group tables show Was | Now | Change.
+    assert "| Method | Path | Expected | Was | Now | Change | ms | Note |" in text
+    assert "| GET | `/api/health` | 200 | PASS 200 | PASS 200 | UNCHANGED | 3 |  |" in text
+    _assert_columns(text, (2, 4, 5, 6, 8))
+
+
+def test_markdown_changes_with_several_identities_name_them(matrix_run: Run) -> None:
+    before = matrix_run.model_copy(
+        update={"results": tuple(r for r in matrix_run.results if r.group != "Admin")}
+    )
+    compared = compare(matrix_run, before, "last <b>run</b>.json")
+    text = markdown.render(compared)
+    assert "| Change | Group | Method | Path | Identity | Was | Now |" in text
+    assert "| NEW | Admin | GET | `/api/admin/users` | viewer | — | FAIL 200 |" in text
+    assert "**Baseline:** `last <b>run</b>.json`" in text
+    nothing = markdown.render(compare(matrix_run, matrix_run, "same.json"))
+    assert "No changes: every result is as it was in the baseline." in nothing
+
+
+def test_terminal_shows_changes_before_the_tallies(baseline_run: Run) -> None:
+    text = terminal.render(baseline_run)
+    assert text.index("Reproduce:") < text.index("Changes since runs/2026-11-23/run.json:")
+    assert text.index("Gone (in the baseline, not in this run):") < text.index("Health (1/1")
+    assert "1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE (2 UNCHANGED)" in text
+    assert text.splitlines()[-1] == summarize(baseline_run).line
+
+
+def test_render_changes_lists_only_what_changed_and_ends_with_the_counts(
+    baseline_run: Run,
+) -> None:
+    text = terminal.render_changes(baseline_run)
+    lines = text.splitlines()
+    assert lines[0] == "Changes since runs/2026-11-23/run.json:"
+    assert lines[-1] == "1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE (2 UNCHANGED)"
+    listed = [line.split()[0] for line in lines[3:] if line.split()[:1] != []]
+    assert listed[:6] == ["REGRESSED", "FIXED", "FIXED", "NEW", "NEW", "NEW"]
+    assert "GONE    Legacy  GET /api/v1/status  PASS 200" in text
+    assert "/api/health" not in text  # UNCHANGED
+    assert "/api/users " not in text
+    assert "curl" not in text
+    assert "\x1b" not in text
+    assert "\x1b[1;31mREGRESSED" in terminal.render_changes(baseline_run, color=True)
+
+
+def test_render_changes_without_changes_or_baseline(sample_run: Run) -> None:
+    same = compare(sample_run, sample_run, "old.json")
+    assert terminal.render_changes(same).splitlines() == [
+        "No changes since old.json.",
+        "0 REGRESSED, 0 FIXED, 0 NEW, 0 GONE (8 UNCHANGED)",
+    ]
+    assert terminal.render_changes(sample_run) == "No baseline: nothing to compare.\n"
+
+
+def test_render_changes_neutralises_control_characters(baseline_run: Run) -> None:
+    hostile = baseline_run.model_copy(update={"baseline": "\x1b]0;owned\x07[bold]x[/].json"})
+    changed = hostile.results[1].model_copy(update={"path": "/a\x1b[2J\nb"})
+    text = terminal.render_changes(hostile.model_copy(update={"results": (changed,)}), width=80)
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    assert "[bold]x[/].json" in text
+    for line in text.splitlines():
+        assert len(line) <= 80, line
+
+
+def test_render_changes_with_several_identities(matrix_run: Run) -> None:
+    before = matrix_run.model_copy(
+        update={"results": tuple(r for r in matrix_run.results if r.identity != "viewer")}
+    )
+    text = terminal.render_changes(compare(matrix_run, before, "old.json"))
+    assert text.splitlines()[1].split() == ["Change", "Identity", "Group", "Check", "Was", "Now"]
+    assert text.splitlines()[-1] == "0 REGRESSED, 0 FIXED, 7 NEW, 0 GONE (17 UNCHANGED)"

@@ -274,6 +274,8 @@ INVENTORY = from_route_list(
         ("GET", "/api/users/{param}", "GET /api/users/{id}"),  # an expression is an id
         ("GET", "/api/users/42", "GET /api/users/{id}"),
         ("GET", "/api/recordings/latest", "GET /api/recordings/{id}"),  # a word as the id
+        # beside the list route too: a word where an id goes is not an extra segment
+        ("GET", "/api/shopper/scripts/manage", "GET /api/shopper/scripts/{id}"),
     ],
 )
 def test_served_calls_match(method: str, path: str, route: str) -> None:
@@ -288,7 +290,7 @@ def test_served_calls_match(method: str, path: str, route: str) -> None:
         ("GET", "/api/webhooks", "wrong_method", "POST /api/webhooks"),
         ("GET", "/api/v1/users", "prefix_skew", "GET /api/users"),
         ("GET", "/api/users/", "trailing_slash", "GET /api/users"),  # served, but not so
-        ("GET", "/api/shopper/scripts/manage", "extra_segment", "GET /api/shopper/scripts"),
+        ("GET", "/api/audit-logs/manage", "extra_segment", "GET /api/audit-logs"),
         ("GET", "/api/recordngs/{param}", "near_miss", "GET /api/recordings/{id}"),
         ("POST", "/api/payments/intent", "module_missing", None),
     ],

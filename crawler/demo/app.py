@@ -25,6 +25,9 @@ viewer@demo.test / demo-viewer-pass (role viewer). Each route is `public`, for a
 `member`, or `admin` only (the `access` of its `Operation`): an anonymous request to the
 others gets 401, a viewer's request to an admin route 403.
 
+`DEMO_RELEASE=next` (read at each request) stands for the next deploy, to rehearse a CI gate
+against a baseline: the report export is fixed (200) and the plans list breaks (500).
+
 Bodies hold no clocks and no randomness: the same request always gets the same answer.
 Sessions live in memory (`SESSIONS`); their tokens come from a counter and a fixed key, so
 they are predictable (this is a demo) and a run never depends on chance. `GET /openapi.json`
@@ -38,6 +41,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -272,8 +276,15 @@ async def billing(request: Request) -> Response:
     )
 
 
+def _next_release() -> bool:
+    """`DEMO_RELEASE=next`: the next deploy, with one route fixed and one broken."""
+    return os.environ.get("DEMO_RELEASE") == "next"
+
+
 async def billing_plans(request: Request) -> Response:
     """Plans on sale."""
+    if _next_release():  # the regression the next deploy brings
+        return JSONResponse({"detail": "plans cache unavailable"}, status_code=500)
     return JSONResponse({"plans": PLANS})
 
 
@@ -357,6 +368,8 @@ async def audit_logs_get(request: Request) -> Response:
 
 async def reports_export(request: Request) -> Response:
     """Export the monthly report."""
+    if _next_release():  # the fix the next deploy brings
+        return Response("month,revenue\n2026-10,1200\n", media_type="text/csv")
     # Deliberate fault: the documented 200 never happens; the server fails the same way each time.
     return JSONResponse(
         {"detail": "export failed: report template 'monthly' is missing", "code": "EXPORT_FAILED"},

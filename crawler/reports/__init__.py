@@ -55,6 +55,12 @@ def _json(run: Run) -> str:
     return json_report.render(run)
 
 
+def _junit(run: Run) -> str:
+    from crawler.reports import junit
+
+    return junit.render(run)
+
+
 def _terminal(run: Run) -> str:
     from crawler.reports import terminal
 
@@ -77,6 +83,12 @@ FORMATS: dict[str, Format] = {
             "mismatches.md",
             _mismatches,
             "Markdown 404-mismatch table by module: cause, what the backend has, the fix.",
+        ),
+        Format(
+            "junit",
+            "junit.xml",
+            _junit,
+            "JUnit XML for CI: a testsuite per group, a testcase per check and identity.",
         ),
         Format("terminal", None, _terminal, "Failures first with curl lines; the matrix."),
     )
@@ -120,7 +132,22 @@ def reason_text(result: CheckResult) -> str:
     return " — ".join(part for part in (result.reason, detail) if part)
 
 
+def check_name(result: CheckResult, *, several: bool) -> str:
+    """`GET /api/billing`, or `GET /api/billing [admin]` when a run has several identities
+    (JUnit testcase names, annotation titles)."""
+    name = f"{result.method} {result.path}"
+    return f"{name} [{result.identity}]" if several else name
+
+
+def flaky_text(result: CheckResult) -> str:
+    """`flaky: passed on attempt 3` for a flaky result, '' for any other."""
+    if not result.flaky:
+        return ""
+    return f"flaky: passed on attempt {result.attempts}" if result.attempts > 1 else "flaky"
+
+
 def note_text(result: CheckResult) -> str:
-    """The check's name (if any) and its reason (see `reason_text`):
-    `export — expected 200, got 500`."""
-    return " — ".join(part for part in (result.name, reason_text(result)) if part)
+    """The check's name (if any), its reason (see `reason_text`) and whether it is flaky:
+    `export — expected 200, got 500`, `flaky: passed on attempt 2`."""
+    parts = (result.name, reason_text(result), flaky_text(result))
+    return " — ".join(part for part in parts if part)

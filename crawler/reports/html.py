@@ -11,8 +11,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from crawler.reports import (
+    changes,
     diagnosis_of,
     duration_text,
+    flaky_text,
+    known,
     ms_text,
     note_text,
     reason_text,
@@ -20,6 +23,8 @@ from crawler.reports import (
 )
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
+    FLAKY_MARK,
+    FLAKY_NOTE,
     REAUTH_MARK,
     REAUTH_NOTE,
     Cell,
@@ -27,12 +32,22 @@ from crawler.reports.matrix import (
     build,
     cell_text,
     identity_line,
+    identity_names,
     identity_tallies,
     login_failures,
     shows_identity,
+    verdict_text,
 )
 from crawler.reports.mismatches import Mismatch, Module, collect
-from crawler.results import VERDICTS, CheckResult, Run, Verdict, group_label, tally
+from crawler.results import (
+    CORE_VERDICTS,
+    CheckResult,
+    Run,
+    Verdict,
+    group_label,
+    shown_verdicts,
+    tally,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -51,17 +66,33 @@ class Row:
 
     @property
     def cell(self) -> str:
-        """The matrix cell: `PASS 200`, `FAIL 404 ↻`."""
+        """The matrix cell: `PASS 200`, `FAIL 404 ↻`, `PASS 200 ⚑`."""
         return cell_text(self.result)
 
     @property
+    def verdict(self) -> str:
+        """The Verdict column: `FAIL`, `PASS ⚑`."""
+        return verdict_text(self.result)
+
+    @property
+    def was(self) -> str:
+        """With a baseline: what it was (`FAIL 404`, `—` for a NEW result)."""
+        return changes.was_text(self.result)
+
+    @property
     def tooltip(self) -> str:
-        """The cell's title: `viewer: expected 200, got 403 · 4 ms`."""
-        parts = [f"{self.result.identity}: {reason_text(self.result) or self.result.verdict}"]
+        """The cell's title: `viewer: expected 200, got 403 · 4 ms`; with a baseline, what
+        changed (`was FAIL 404: FIXED`)."""
+        result = self.result
+        parts = [f"{result.identity}: {reason_text(result) or result.verdict}"]
         if self.ms:
             parts.append(f"{self.ms} ms")
-        if self.result.reauthenticated:
+        if result.reauthenticated:
             parts.append(REAUTH_NOTE)
+        if result.flaky:
+            parts.append(flaky_text(result))
+        if result.change is not None and result.change != "UNCHANGED":
+            parts.append(f"was {self.was}: {result.change}")
         return " · ".join(parts)
 
 
@@ -117,6 +148,13 @@ def render(run: Run) -> str:
     identity; tallies per identity come first, and every failure names its identity.
     Identities that could not log in are shown at the top (`.login-failures`).
 
+    Tiles and tallies show XFAIL (muted amber) and XPASS (blue) when the run has any,
+    and a FLAKY tile when results passed only when checked again (their cells are marked
+    `⚑`). With a baseline a `#changes` section follows the tallies (counts, the changed
+    results REGRESSED first with Was | Now, the GONE ones apart) and the results table
+    gains Was and Change columns; known failures get a `#known` section (the legend
+    with counts per status, and a row per known check; XPASS rows say `close T2-3?`).
+
     When checks got a 404/405 where a route was expected, a `#mismatches` section follows
     the group tallies: the summary line, then per module a table (Method, Called, Backend
     has, Cause as a badge, Suggestion) whose rows link to the failure details of their
@@ -127,8 +165,13 @@ def render(run: Run) -> str:
     from the target is escaped by jinja2's autoescape; the table reads fine without JS.
     """
     counts = tally(run.results)
+    verdicts = shown_verdicts(run.results)
     matrix = build(run)
     label = shows_identity(run)
+    several = len(identity_names(run)) > 1
+    known_failures = known.collect(run)
+    moved = changes.collect(run)
+    flaky = sum(1 for r in run.results if r.flaky)
     rows = [_row(run, position, result, label) for position, result in enumerate(run.results)]
     groups = [
         GroupTally(
@@ -149,8 +192,20 @@ def render(run: Run) -> str:
             title=f"{run.name} verification ({counts['PASS']}/{len(run.results)} PASS)",
             started=started_text(run),
             duration=duration_text(run),
-            verdicts=VERDICTS,
+            verdicts=verdicts,
             counts=counts,
+            flaky=flaky,
+            flaky_mark=FLAKY_MARK,
+            flaky_note=FLAKY_NOTE,
+            several=several,
+            known=known_failures,
+            changes=moved,
+            was_text=changes.was_text,
+            # Styles for the verdicts, marks and sections a run of old did not have: a run
+            # without them renders byte for byte as before.
+            extra_styles=bool(
+                set(verdicts) - set(CORE_VERDICTS) or flaky or moved or known_failures.rows
+            ),
             groups=groups,
             rows=rows,
             failures=[row for row in rows if row.anchor],

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from crawler.reports import changes as changes_
 from crawler.reports import duration_text, ms_text, note_text, reason_text, started_text
+from crawler.reports import known as known_
 from crawler.reports.matrix import (
+    FLAKY_MARK,
+    FLAKY_NOTE,
     REAUTH_MARK,
     REAUTH_NOTE,
     Matrix,
@@ -18,9 +22,17 @@ from crawler.reports.matrix import (
     identity_names,
     identity_tallies,
     login_failures,
+    verdict_text,
 )
 from crawler.reports.mismatches import Mismatch, Mismatches, collect
-from crawler.results import VERDICTS, CheckResult, Run, Verdict, group_label, tally
+from crawler.results import (
+    CheckResult,
+    Run,
+    Verdict,
+    group_label,
+    shown_verdicts,
+    tally,
+)
 
 # Characters that would end a table cell, start a link, raw HTML or inline code, or escape
 # (`>` is harmless once `<` is escaped, and "302 -> /login" reads better unescaped):
@@ -29,7 +41,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`|<\[\]*])")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 _RESULT_COLUMNS = ("Verdict", "Method", "Path", "Expected", "Got", "ms", "Note")
-_MISMATCH_COLUMNS = ("Method", "Called", "Backend has", "Cause", "Suggestion")
+# With a baseline: what it was, what it is, and the change, in place of Verdict and Got.
+_CHANGE_COLUMNS = ("Method", "Path", "Expected", "Was", "Now", "Change", "ms", "Note")
+MISMATCH_COLUMNS = ("Method", "Called", "Backend has", "Cause", "Suggestion")
 
 
 def render(run: Run) -> str:
@@ -46,11 +60,26 @@ def render(run: Run) -> str:
     is broken and how to fix it, by module (see `render_mismatches`). A failure's note
     carries its diagnosis: `expected 200, got 404 — mounted under another name: /x`.
 
+    Tallies show PASS, FAIL, ERROR and SKIP, and XFAIL and XPASS when the run has any. A
+    flaky result (failed, then passed when checked again) is marked `⚑` (`PASS 200 ⚑`),
+    and the totals say how many there were.
+
+    With a baseline (`run.baseline`), a `## Changes since the baseline` section follows the
+    tallies: the counts (`1 REGRESSED, 2 FIXED, 3 NEW, 0 GONE`), a table of what changed,
+    REGRESSED first (Change | Group | Method | Path | Was | Now), and the GONE results
+    apart; the per-group tables then show Was | Now | Change (see `changes.collect`).
+
+    When checks carry a known failure's ticket, a `## Known failures` section follows: the
+    legend with counts per status (`**Known failures:** 3 BACKLOG · 1 BLOCKED · 0
+    DEFERRED`), the ones that now pass (`close T2-3?`), and a table Ticket | Status |
+    Check | Now | Reason (see `known.collect`).
+
     Text from the target or the manifest (paths, reasons, names) is escaped so it can
     neither break a table nor inject links or HTML.
     """
     matrix = build(run)
     counts = tally(run.results)
+    verdicts = shown_verdicts(run.results)
     total = len(run.results)
     lines = [f"# {text(run.name)} verification ({counts['PASS']}/{total} PASS)", ""]
     if run.interrupted:
@@ -64,15 +93,23 @@ def render(run: Run) -> str:
         f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)} · "
         f"**Duration:** {duration_text(run)}",
         "",
-        *_table(("Verdict", "Count"), [(v, str(counts[v])) for v in VERDICTS], range(1, 2)),
+        *gfm_table(("Verdict", "Count"), [(v, str(counts[v])) for v in verdicts], range(1, 2)),
         f"| **Total** | **{total}** |",
         "",
+        *flaky_lines(run.results),
     ]
     if matrix.several:
         per_identity = identity_tallies(matrix.identities, run.results)
-        lines += [*_tally_table("Identity", per_identity.items()), ""]
+        lines += [*tally_table("Identity", per_identity.items(), verdicts), ""]
     groups = run.groups()
-    lines += [*_tally_table("Group", ((g, tally(rs)) for g, rs in groups.items())), ""]
+    lines += [*tally_table("Group", ((g, tally(rs)) for g, rs in groups.items()), verdicts), ""]
+    moved = changes_.collect(run)
+    if moved is not None:
+        several = len(identity_names(run)) > 1
+        lines += ["## Changes since the baseline", "", *changes_lines(moved, several=several)]
+    known = known_.collect(run)
+    if known.rows:
+        lines += ["## Known failures", "", *known_lines(run, known)]
     found = collect(run)
     if found.count:
         lines += ["## 404 mismatches", "", *_mismatch_body(run, found, level=3)]
@@ -80,9 +117,99 @@ def render(run: Run) -> str:
         lines += [f"## {text(group_label(group, results))}", ""]
         if matrix.several:
             lines += _matrix_section(run, matrix, matrix.groups()[group], results)
+        elif moved is not None:
+            rows = [_change_row(r) for r in results]
+            lines += [*gfm_table(_CHANGE_COLUMNS, rows, range(6, 7)), ""]
         else:
-            lines += [*_table(_RESULT_COLUMNS, [_row(r) for r in results], range(5, 6)), ""]
+            lines += [*gfm_table(_RESULT_COLUMNS, [_row(r) for r in results], range(5, 6)), ""]
     return "\n".join(lines)
+
+
+def flaky_lines(results: Iterable[CheckResult]) -> list[str]:
+    """`**Flaky:** 2 results passed only when checked again (⚑).`; none when none is."""
+    flaky = sum(1 for r in results if r.flaky)
+    if not flaky:
+        return []
+    noun = "result" if flaky == 1 else "results"
+    return [f"**Flaky:** {flaky} {noun} failed, then passed when checked again ({FLAKY_MARK}).", ""]
+
+
+GONE_INTRO = "**Gone** (in the baseline, not in this run):"
+NO_CHANGES = "No changes: every result is as it was in the baseline."
+
+
+def changes_lines(found: changes_.Changes, *, several: bool) -> list[str]:
+    """The changes against the baseline: counts, the changed results, then the GONE ones."""
+    lines = changes_legend(found)
+    if not found.count:
+        return [*lines, NO_CHANGES, ""]
+    if found.rows:
+        rows = [change_row(r, several=several) for r in found.rows]
+        lines += [*gfm_table(change_columns(several=several), rows), ""]
+    if found.gone:
+        rows = [gone_row(r, several=several) for r in found.gone]
+        lines += [GONE_INTRO, "", *gfm_table(gone_columns(several=several), rows), ""]
+    return lines
+
+
+def changes_legend(found: changes_.Changes) -> list[str]:
+    """`**Baseline:** `runs/last.json` · **1 REGRESSED, 2 FIXED, 3 NEW, 0 GONE (…)**`."""
+    return [f"**Baseline:** {code(found.baseline, in_table=False)} · **{found.line}**", ""]
+
+
+def change_columns(*, several: bool) -> tuple[str, ...]:
+    return ("Change", "Group", "Method", "Path", *(("Identity",) if several else ()), "Was", "Now")
+
+
+def gone_columns(*, several: bool) -> tuple[str, ...]:
+    return change_columns(several=several)[1:-1]
+
+
+def change_row(result: CheckResult, *, several: bool) -> tuple[str, ...]:
+    """Change | Group | Method | Path | (Identity) | Was | Now, as table cells."""
+    return (
+        result.change or "",
+        text(result.group),
+        text(result.method),
+        code(result.path),
+        *((text(result.identity),) if several else ()),
+        text(changes_.was_text(result)),
+        text(result.cell),
+    )
+
+
+def gone_row(result: CheckResult, *, several: bool) -> tuple[str, ...]:
+    """Group | Method | Path | (Identity) | Was: a result only the baseline had."""
+    return change_row(result, several=several)[1:-1]
+
+
+KNOWN_COLUMNS = ("Ticket", "Status", "Check", "Now", "Reason")
+
+
+def known_lines(run: Run, found: known_.KnownFailures) -> list[str]:
+    """The legend with counts per status, what now passes, and a row per known check."""
+    several = len(identity_names(run)) > 1
+    rows = [known_row(row, several=several) for row in found.rows]
+    return [*known_legend(found), *gfm_table(KNOWN_COLUMNS, rows), ""]
+
+
+def known_legend(found: known_.KnownFailures) -> list[str]:
+    """`**Known failures:** 3 BACKLOG · 1 BLOCKED · 0 DEFERRED`, then what now passes."""
+    lines = [f"**Known failures:** {found.line}", ""]
+    if found.passing:
+        lines += [f"**XPASS:** {text(found.passing_line)}", ""]
+    return lines
+
+
+def known_row(row: known_.KnownRow, *, several: bool) -> tuple[str, ...]:
+    """Ticket | Status | Check | Now | Reason, as table cells."""
+    return (
+        text(row.known.ticket),
+        row.known.status,
+        f"{text(row.first.method)} {code(row.first.path)}",
+        text(row.now(several=several)),
+        text(row.reason),
+    )
 
 
 def render_mismatches(run: Run) -> str:
@@ -119,18 +246,18 @@ def _mismatch_body(run: Run, found: Mismatches, *, level: int) -> list[str]:
             "",
         ]
     several = len(identity_names(run)) > 1
-    header = (*_MISMATCH_COLUMNS, "Identities") if several else _MISMATCH_COLUMNS
+    header = (*MISMATCH_COLUMNS, "Identities") if several else MISMATCH_COLUMNS
     for module in found.modules:
         lines += [f"{'#' * level} {text(module.heading)}", ""]
         if module.missing:
             where = code(module.name, in_table=False)
             lines += [f"Nothing is served under {where}: the whole module is missing.", ""]
-        rows = [_mismatch_row(m, several=several) for m in module.rows]
-        lines += [*_table(header, rows, range(0)), ""]
+        rows = [mismatch_row(m, several=several) for m in module.rows]
+        lines += [*gfm_table(header, rows, range(0)), ""]
     return lines
 
 
-def _mismatch_row(mismatch: Mismatch, *, several: bool) -> tuple[str, ...]:
+def mismatch_row(mismatch: Mismatch, *, several: bool) -> tuple[str, ...]:
     row = (
         text(mismatch.method),
         code(mismatch.path),
@@ -141,11 +268,14 @@ def _mismatch_row(mismatch: Mismatch, *, several: bool) -> tuple[str, ...]:
     return (*row, text(", ".join(mismatch.identities))) if several else row
 
 
-def _tally_table(label: str, counts: Iterable[tuple[str, Counter[Verdict]]]) -> list[str]:
+def tally_table(
+    label: str, counts: Iterable[tuple[str, Counter[Verdict]]], verdicts: tuple[Verdict, ...]
+) -> list[str]:
+    """A table of verdict counts per name (group, identity): a column per shown verdict."""
     rows = [
-        (text(name), *(str(c[v]) for v in VERDICTS), str(sum(c.values()))) for name, c in counts
+        (text(name), *(str(c[v]) for v in verdicts), str(sum(c.values()))) for name, c in counts
     ]
-    return _table((label, *VERDICTS, "Total"), rows, range(1, len(VERDICTS) + 2))
+    return gfm_table((label, *verdicts, "Total"), rows, range(1, len(verdicts) + 2))
 
 
 def _login_failures(run: Run) -> list[str]:
@@ -177,11 +307,13 @@ def _matrix_section(
     lines = [
         f"**By identity:** {text(identity_line(matrix.identities, results))}",
         "",
-        *_table(header, table, range(0)),
+        *gfm_table(header, table, range(0)),
         "",
     ]
     if any(r.reauthenticated for r in results):
         lines += [f"{REAUTH_MARK} {REAUTH_NOTE}.", ""]
+    if any(r.flaky for r in results):
+        lines += [f"{FLAKY_MARK} {FLAKY_NOTE}.", ""]
     failed = [r for r in results if r.verdict in ("FAIL", "ERROR")]
     if failed:
         lines += ["**Failures**", ""]
@@ -221,7 +353,7 @@ def _check_text(result: CheckResult) -> str:
 
 def _row(result: CheckResult) -> tuple[str, ...]:
     return (
-        result.verdict,
+        verdict_text(result),
         result.method,
         code(result.path),
         text(result.expect),
@@ -231,7 +363,23 @@ def _row(result: CheckResult) -> tuple[str, ...]:
     )
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: range) -> list[str]:
+def _change_row(result: CheckResult) -> tuple[str, ...]:
+    """A result against the baseline: Method | Path | Expected | Was | Now | Change | ms | Note."""
+    return (
+        result.method,
+        code(result.path),
+        text(result.expect),
+        text(changes_.was_text(result)),
+        text(cell_text(result)),
+        result.change or "",
+        ms_text(result),
+        text(note_text(result)),
+    )
+
+
+def gfm_table(
+    header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: range = range(0)
+) -> list[str]:
     """A GFM table whose columns numbered in `right` are right-aligned."""
     rule = tuple("---:" if i in right else "---" for i in range(len(header)))
     return [_line(header), _line(rule), *(_line(row) for row in rows)]

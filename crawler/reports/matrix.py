@@ -6,7 +6,7 @@ per check (`group`, `index`), in manifest order, with a cell per identity column
     m = build(run)
     m.identities                 # ("admin", "viewer", "anonymous")
     m.rows[0].cells[1].result    # the first check as viewer (None: not run as viewer)
-    cell_text(result)            # "PASS 200", "FAIL 404", "ERROR", "SKIP", "PASS 200 ↻"
+    cell_text(result)            # "PASS 200", "FAIL 404", "XFAIL 404", "SKIP", "PASS 200 ⚑"
 
 A run with one identity (`m.several` is False) is reported as a plain table, as before
 identities existed. Everything here is pure and deterministic.
@@ -25,6 +25,9 @@ ANONYMOUS = "anonymous"
 # Marks a cell whose session expired mid-run: logged in again, then the request was retried.
 REAUTH_MARK = "↻"
 REAUTH_NOTE = "logged in again after the session expired, then retried"
+# Marks a result that failed, then passed when checked again (`--retries`): flaky.
+FLAKY_MARK = "⚑"
+FLAKY_NOTE = "flaky: failed, then passed when checked again"
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,17 @@ def build(run: Run) -> Matrix:
 
 
 def cell_text(result: CheckResult) -> str:
-    """`PASS 200`, `FAIL 404`, `ERROR`, `SKIP`; `↻` appended when it re-authenticated."""
-    status = result.status
-    text = result.verdict if status is None else f"{result.verdict} {status}"
-    return f"{text} {REAUTH_MARK}" if result.reauthenticated else text
+    """`PASS 200`, `FAIL 404`, `XFAIL 404`, `ERROR`, `SKIP`; `↻` appended when it
+    re-authenticated, `⚑` when it is flaky (`PASS 200 ⚑`)."""
+    text = result.cell
+    if result.reauthenticated:
+        text += f" {REAUTH_MARK}"
+    return f"{text} {FLAKY_MARK}" if result.flaky else text
+
+
+def verdict_text(result: CheckResult) -> str:
+    """The verdict as a Verdict column shows it: `PASS`, or `PASS ⚑` when flaky."""
+    return f"{result.verdict} {FLAKY_MARK}" if result.flaky else result.verdict
 
 
 def identity_tallies(

@@ -11,6 +11,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from crawler.reports import changes, flaky_text, known
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     Matrix,
@@ -19,15 +20,34 @@ from crawler.reports.matrix import (
     identity_line,
     login_failures,
     shows_identity,
+    verdict_text,
 )
 from crawler.reports.mismatches import collect
-from crawler.results import CheckResult, Run, Verdict, failures_first, group_label, summarize
+from crawler.results import (
+    Change,
+    CheckResult,
+    Run,
+    Verdict,
+    failures_first,
+    group_label,
+    summarize,
+)
 
 STYLES: dict[Verdict, str] = {
     "PASS": "bold green",
     "FAIL": "bold red",
     "ERROR": "bold dark_orange",
     "SKIP": "dim",
+    "XFAIL": "yellow",  # known and tracked: muted, it does not block
+    "XPASS": "bold blue",  # a known failure that passes: close its ticket?
+}
+
+CHANGE_STYLES: dict[Change, str] = {
+    "REGRESSED": "bold red",
+    "FIXED": "bold green",
+    "NEW": "bold cyan",
+    "GONE": "dim",
+    "UNCHANGED": "",
 }
 
 # Control characters (ESC, BEL, ...) from the target could drive the user's terminal.
@@ -38,19 +58,23 @@ _WHITESPACE = re.compile(r"\r\n|[\r\n\t]")
 def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     """The end-of-run summary as text, ANSI-coloured only when `color` is True.
 
-    1. a table of every result that is not PASS, failures first (`failures_first`),
-       numbered; columns Verdict, Group, Check, Expected, Got, Reason (and Identity when
-       the run has several);
+    1. a table of every result that is not PASS, and of every flaky one (`PASS ⚑`),
+       failures first (`failures_first`: FAIL, ERROR, XPASS, XFAIL, SKIP), numbered;
+       columns Verdict, Group, Check, Expected, Got, Reason (and Identity when the run
+       has several);
     2. for each FAIL and ERROR, its `curl` reproduction under the same number;
     3. the 404 mismatches, one line each (`GET /api/audit  ->  mounted under another
        name: /api/audit-logs`, then who got it when the run has several identities),
        by module, and their summary line (see `mismatches.collect`);
-    4. with several identities, the matrix: a row per check, a column per identity,
+    4. with a baseline, what changed (see `render_changes`);
+    5. with several identities, the matrix: a row per check, a column per identity,
        cells such as `PASS 200`; when it is wider than `width`, the same cells listed
        per identity instead;
-    5. per-group tallies (`Billing (17/17 PASS)`), and per identity;
-    6. the identities that could not log in, with the reason;
-    7. last, `summarize(run).line`.
+    6. per-group tallies (`Billing (17/17 PASS)`), and per identity;
+    7. with known failures, one line: `Known failures: 3 BACKLOG · 1 BLOCKED · 0
+       DEFERRED; 1 now passing: close T2-7?`;
+    8. the identities that could not log in, with the reason;
+    9. last, `summarize(run).line`.
 
     The SKIPs of an identity that could not log in are left out of the first table: (6)
     says why once. Nothing from the target is read as rich markup, and control
@@ -66,7 +90,8 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     shown = [
         r
         for r in failures_first(run.results)
-        if r.verdict != "PASS" and not (r.verdict == "SKIP" and r.identity in explained)
+        if (r.verdict != "PASS" or r.flaky)
+        and not (r.verdict == "SKIP" and r.identity in explained)
     ]
     if shown:
         console.print(_table(shown, identity=matrix.several))
@@ -76,16 +101,96 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
         console.print(Text("No checks were run."))
     elif all(r.verdict == "PASS" for r in run.results):
         console.print(Text(f"All {len(run.results)} checks passed.", style=STYLES["PASS"]))
+    moved = changes.collect(run)
+    if moved is not None:
+        if not any(r.verdict in ("FAIL", "ERROR") for r in shown):
+            console.print()  # the curl lines end with a blank line; nothing else does
+        _print_changes(console, moved, several=matrix.several)
+        console.print()
     if matrix.several:
-        if shown:
+        if shown and moved is None:
             console.print()
         _print_matrix(console, matrix, width, color=color)
     _print_tallies(console, run, width)
     if matrix.several:
         line = identity_line(matrix.identities, run.results)
         console.print(_plain(f"By identity: {line}"))
+    _print_known(console, run)
     _print_login_failures(console, run)
     console.print(_plain(summarize(run).line), soft_wrap=True)
+    return _lines(buffer)
+
+
+def render_changes(run: Run, *, color: bool = False, width: int = 100) -> str:
+    """What changed against the baseline, for `crawler diff`: nothing else of the run.
+
+    A table of the changed results, REGRESSED first, then FIXED, then NEW (manifest order
+    within), columns Change, Group, Check, Was, Now (and Identity when there are several);
+    then the GONE results (only in the baseline) apart; last, the counts line
+    (`1 REGRESSED, 2 FIXED, 3 NEW, 1 GONE (2 UNCHANGED)`, see `changes.Changes.line`).
+    A run without a baseline says so in one line. Coloured only when `color` is True;
+    text from the runs is shown as plain text, control characters as `?`.
+    """
+    buffer = io.StringIO()
+    console = _console(buffer, color=color, width=width)
+    moved = changes.collect(run)
+    if moved is None:
+        console.print(_plain("No baseline: nothing to compare."))
+    else:
+        identities = {r.identity for r in (*run.results, *run.gone)}
+        _print_changes(console, moved, several=len(identities) > 1)
+    return _lines(buffer)
+
+
+def _print_changes(console: Console, found: changes.Changes, *, several: bool) -> None:
+    """The changes table, the GONE results, then the counts line."""
+    if not found.count:
+        console.print(_plain(f"No changes since {found.baseline}."))
+    if found.rows:
+        console.print(_plain(f"Changes since {found.baseline}:"), style="bold")
+        console.print(_change_table(found.rows, several=several, now=True))
+    if found.gone:
+        if found.rows:
+            console.print()
+        console.print(_plain("Gone (in the baseline, not in this run):"), style="bold")
+        console.print(_change_table(found.gone, several=several, now=False))
+    console.print(_plain(found.line), soft_wrap=True)
+
+
+def _change_table(results: tuple[CheckResult, ...], *, several: bool, now: bool) -> Table:
+    table = _plain_table()
+    table.add_column("Change", no_wrap=True)
+    if several:
+        table.add_column("Identity", overflow="fold", max_width=14)
+    table.add_column("Group", overflow="fold", max_width=20)
+    table.add_column("Check", overflow="fold", min_width=12)
+    table.add_column("Was", no_wrap=True)
+    if now:
+        table.add_column("Now", no_wrap=True)
+    for result in results:
+        change = result.change or "UNCHANGED"
+        table.add_row(
+            Text(change, style=CHANGE_STYLES[change]),
+            *([_plain(result.identity)] if several else []),
+            _plain(result.group),
+            _plain(result.title),
+            _plain(changes.was_text(result)),
+            *([Text(result.cell, style=STYLES[result.verdict])] if now else []),
+        )
+    return table
+
+
+def _print_known(console: Console, run: Run) -> None:
+    found = known.collect(run)
+    if not found.rows:
+        return
+    line = f"Known failures: {found.line}"
+    if found.passing:
+        line += f"; {found.passing_line}"
+    console.print(_plain(line), soft_wrap=True)
+
+
+def _lines(buffer: io.StringIO) -> str:
     # Rich pads every cell to the column width; trailing blanks only make diffs noisy.
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
@@ -121,13 +226,13 @@ def _table(results: list[CheckResult], *, identity: bool) -> Table:
     for number, result in enumerate(results, 1):
         table.add_row(
             Text(str(number)),
-            Text(result.verdict, style=STYLES[result.verdict]),
+            Text(verdict_text(result), style=STYLES[result.verdict]),
             *([_plain(result.identity)] if identity else []),
             _plain(result.group),
             _plain(result.title),
             _plain(result.expect),
             _plain(result.got),
-            _plain(result.reason),
+            _plain(result.reason or flaky_text(result)),
         )
     return table
 
