@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 demo: install
 	@# The demo API fails some checks on purpose: exit 1 (checks failed) is the expected answer;
 	@# anything else (2 bad manifest, 3 login, 130 interrupted) means the crawl itself broke.
-	$(BIN)/crawler run specs/demo.yaml --out reports/demo --format md,html,json,mismatches || [ $$? -eq 1 ]
+	$(BIN)/crawler run specs/demo.yaml --out reports/demo --format md,html,json,mismatches,junit || [ $$? -eq 1 ]
 	@# The demo frontend calls routes the API lacks, on purpose: exit 1 (mismatches) is expected too.
 	$(BIN)/crawler xref --frontend crawler/demo/frontend --backend specs/demo.yaml \
 		--call-pattern apiGet:GET --call-pattern apiPost:POST --out reports/demo || [ $$? -eq 1 ]
