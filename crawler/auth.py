@@ -84,23 +84,23 @@ def placeholders(text: str) -> list[str]:
     return [m[1] for m in _PLACEHOLDER.finditer(text) if m[1]]
 
 
-def deadline_of(client: httpx.AsyncClient) -> float:
+def _deadline(client: httpx.AsyncClient) -> float:
     """Seconds a whole login request may take: twice the timeout, as for a check."""
     return 2 * (client.timeout.read or DEFAULT_TIMEOUT)
 
 
-async def exchange(
+async def _exchange(
     client: httpx.AsyncClient, request: httpx.Request, *, anonymous: bool = False
 ) -> tuple[httpx.Response, str]:
     """Send a login request; its answer and body (at most `LOGIN_BODY_CAP` bytes read).
 
-    Raises `TimeoutError` when the whole exchange takes longer than `deadline_of(client)`,
+    Raises `TimeoutError` when the whole exchange takes longer than `_deadline(client)`,
     and `httpx.HTTPError` when there is no answer. `anonymous` sends it without the
     client's auth (a token request must not need the token it fetches).
     """
     from crawler.engine import read_capped  # the engine imports this module
 
-    with anyio.fail_after(deadline_of(client)):
+    with anyio.fail_after(_deadline(client)):
         if anonymous:
             response = await client.send(request, auth=None, stream=True)
         else:
@@ -115,7 +115,7 @@ async def exchange(
 def _no_answer(where: str, exc: Exception, client: httpx.AsyncClient) -> LoginFailed:
     """The `LoginFailed` of a login request that got no (complete) answer: unreachable."""
     if isinstance(exc, TimeoutError):
-        deadline = deadline_of(client)
+        deadline = _deadline(client)
         return LoginFailed(
             f"{where}: no complete answer within {deadline:g} s (timeout)", "timeout"
         )
@@ -285,7 +285,7 @@ class ClientCredentials(httpx.Auth):
                 return
             request = self._resolve(self._token_request(), client.build_request("GET", "/"))
             try:
-                response, text = await exchange(client, request, anonymous=True)
+                response, text = await _exchange(client, request, anonymous=True)
             except (TimeoutError, httpx.HTTPError) as exc:
                 where = f"token request to {redact.url(str(request.url))}"
                 raise _no_answer(where, exc, client) from None
@@ -375,9 +375,9 @@ class Session:
 
     async def login(self) -> None:
         """Log in (steps, or an OAuth2 token); on failure record why instead of raising."""
-        self.client.cookies.clear()
-        self._apply_static()
         try:
+            self.client.cookies.clear()
+            self._apply_static()
             if self.identity.kind == "login":
                 self.captures = await run_steps(
                     self.client, self.identity.steps or (), self.redactor
@@ -498,7 +498,7 @@ async def run_steps(
         except (httpx.InvalidURL, ValueError) as exc:  # a captured value that breaks the URL
             raise LoginFailed(f"{where}: cannot build the request ({exc})") from None
         try:
-            response, text = await exchange(client, request)
+            response, text = await _exchange(client, request)
         except (TimeoutError, httpx.HTTPError) as exc:
             raise _no_answer(where, exc, client) from None
         # The cookies a login is answered with are its session: hidden in every output.

@@ -927,6 +927,9 @@ def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = 
         raise ManifestError([ManifestIssue(file, line, "", f"not valid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([ManifestIssue(file, None, "", f"not valid YAML: {exc}")]) from None
+    except RecursionError:  # `[[[[...]]]]` thousands deep: no manifest is like that
+        message = "nested too deeply to be a manifest; check the file"
+        raise ManifestError([ManifestIssue(file, None, "", message)]) from None
     finally:
         loader.dispose()
     if reader.issues:

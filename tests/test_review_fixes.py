@@ -146,7 +146,9 @@ def test_import_openapi_url_secrets_are_not_written(tmp_path: Path) -> None:
     with serve(guarded_document(document)) as url:
         spec = url.replace("http://", f"http://ci:{PASSWORD}@") + f"/openapi.json?token={TOKEN}"
         code, stdout, err = invoke("import", "openapi", spec, "-o", str(out))
-        failed, _, refused = invoke("import", "openapi", spec.replace("openapi", "missing"), "-o", "-")
+        failed, _, refused = invoke(
+            "import", "openapi", spec.replace("openapi", "missing"), "-o", "-"
+        )
     assert code == 0, err
     text = out.read_text()
     assert leaked(text, stdout, err) == []
@@ -354,6 +356,12 @@ def test_a_deeply_nested_xref_backend_is_a_usage_error(
     )
     assert code == 2
     assert "nested too deeply" in err
+
+
+def test_a_deeply_nested_manifest_is_a_manifest_error() -> None:
+    text = "version: 1\nname: T\ngroups: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.loads(text, environ={})
 
 
 def test_an_import_whose_examples_nest_deeper_than_python_recurses_is_a_spec_error() -> None:
