@@ -196,8 +196,16 @@ def cli() -> None:
     type=click.IntRange(0, 5),
     default=0,
     show_default=True,
-    help="Check a FAIL or ERROR again up to N times (idempotent methods only); one that "
-    "then passes is marked FLAKY.",
+    help="Check a FAIL or ERROR again up to N times (idempotent methods only, never POST or "
+    "PATCH); after a transport error, 429 or 503 it first waits Retry-After (at most 10 s) "
+    "or a jittered backoff. One that then passes is marked FLAKY.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Seconds the whole run may take, logins included: checks not started by then are "
+    "SKIP 'deadline reached' (those in flight end within their own timeouts).",
 )
 @click.option(
     "--inventory",
@@ -241,6 +249,7 @@ def run(
     fail_on: str,
     annotations: bool,
     retries: int,
+    deadline: float | None,
     inventory: str | None,
     probe: bool,
     only: tuple[str, ...],
@@ -279,6 +288,7 @@ def run(
             allow_mutations=allow_mutations,
             transport="httpx" if transport == "httpx" else "aiohttp",
             retries=retries,
+            deadline=deadline,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         checks = select(loaded.planned(settings.timeout), selection, loaded.identity_names)

@@ -15,14 +15,18 @@ import functools
 import importlib
 import inspect
 import json
+import random
 import re
 import socket
 import ssl
 import sys
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,7 +69,12 @@ class Settings:
     - `excerpt_cap`: characters of the body kept on a result that did not pass.
     - `transport`: `aiohttp` (fast, default) or `httpx` (httpx's own pool) for live targets.
     - `retries`: times a FAIL/ERROR of an idempotent check is checked again (flaky if it
-      then passes).
+      then passes). After a transport error, a 429 or a 503 it waits first: the answer's
+      `Retry-After` (at most `RETRY_AFTER_CAP` s), else a jittered exponential backoff
+      from `backoff` seconds.
+    - `deadline`: seconds the run may take (the runner starts the clock before logging in);
+      checks not started by then are SKIP `deadline reached` (those in flight end within
+      their own timeouts).
     """
 
     concurrency: int = 16
@@ -75,6 +84,8 @@ class Settings:
     allow_mutations: bool = False
     transport: Transport = "aiohttp"
     retries: int = 0
+    backoff: float = 0.5
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -266,22 +277,23 @@ class _ThreadedWSGITransport(httpx.AsyncBaseTransport):
             request.method, request.url, headers=request.headers, content=content
         )
 
-        def call() -> httpx.Response:
+        def call() -> tuple[httpx.Response, bytes]:
             try:
                 response = self._transport.handle_request(sync_request)
-                response.read()
+                # The raw bytes, still encoded as the headers say: `read_body` decodes them.
+                raw = b"".join(response.iter_raw())
             except Exception:
                 # As a WSGI server does: an app that raises answers 500. (httpx's
                 # WSGITransport re-raises it whatever raise_app_exceptions says.)
-                return httpx.Response(500, text="Internal Server Error")
-            return response
+                return httpx.Response(500), b"Internal Server Error"
+            return response, raw
 
         # abandon_on_cancel: a hung app cannot hold the crawl past the check's time limit.
-        response = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        response, raw = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            content=response.content,
+            stream=httpx.ByteStream(raw),  # not content=: that would decode it all now
             extensions=response.extensions,
         )
 
@@ -298,6 +310,7 @@ async def crawl(
     *,
     redactor: Redactor | None = None,
     on_result: OnResult | None = None,
+    deadline_at: float | None = None,
 ) -> list[CheckResult]:
     """Send every check as its identity and judge it; return results in the order of `checks`.
 
@@ -307,9 +320,13 @@ async def crawl(
     could not log in, or that need a value no login captured, are SKIP. A 401 to a
     logged-in identity re-logs it in once and retries. `on_result(index, result)` is called
     as each check finishes, so a caller can show progress and keep what it has if the crawl
-    is interrupted. Never raises for a network failure.
+    is interrupted. Checks not started by `deadline_at` (a `time.monotonic()` instant; by
+    default `settings.deadline` seconds from now) are SKIP `deadline reached`, and no retry
+    starts after it. Never raises for a network failure.
     """
     redactor = redactor or Redactor()
+    if deadline_at is None and settings.deadline is not None:
+        deadline_at = time.monotonic() + settings.deadline
     if isinstance(sessions, httpx.AsyncClient):
         sessions = {ANONYMOUS: Session(ANONYMOUS, Identity(), sessions, redactor)}
     # A credential a check sends is hidden in the answers too.
@@ -329,8 +346,14 @@ async def crawl(
 
     async def worker() -> None:
         for index, planned in pending:
-            async with limiter:
-                result = await check_one(sessions[planned.identity], planned, settings, redactor)
+            if _past(deadline_at):
+                result = _unsent(planned, redactor, DEADLINE_REACHED)
+            else:
+                async with limiter:
+                    session = sessions[planned.identity]
+                    result = await check_one(
+                        session, planned, settings, redactor, deadline_at=deadline_at
+                    )
             results[index] = result
             if on_result is not None:
                 on_result(index, result)
@@ -341,8 +364,21 @@ async def crawl(
     return [result for result in results if result is not None]
 
 
+DEADLINE_REACHED = "deadline reached"
+
+
+def _past(deadline_at: float | None, after: float = 0.0) -> bool:
+    """Whether `deadline_at` (monotonic) has passed, or will have `after` seconds from now."""
+    return deadline_at is not None and time.monotonic() + after >= deadline_at
+
+
 async def check_one(
-    session: Session, planned: PlannedCheck, settings: Settings, redactor: Redactor
+    session: Session,
+    planned: PlannedCheck,
+    settings: Settings,
+    redactor: Redactor,
+    *,
+    deadline_at: float | None = None,
 ) -> CheckResult:
     """Send one check as its identity (unless it must not be), observe, judge. See `crawl`."""
     check = planned.check
@@ -375,7 +411,7 @@ async def check_one(
     result = _result(planned, request_info(request, redactor), observation, redactor)
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
-    return await _retried(session, planned, settings, redactor, result)
+    return await _retried(session, planned, settings, redactor, result, deadline_at)
 
 
 # Methods that may be sent again without changing more than the first request did.
@@ -388,8 +424,10 @@ async def _retried(
     settings: Settings,
     redactor: Redactor,
     result: CheckResult,
+    deadline_at: float | None = None,
 ) -> CheckResult:
-    """`--retries N`: check a FAIL/ERROR again, up to N times (idempotent methods only).
+    """`--retries N`: check a FAIL/ERROR again, up to N times (idempotent methods only,
+    never POST or PATCH), first waiting `retry_delay`; never past the run's deadline.
 
     One that passes on a retry is marked flaky: it passed, but not reliably.
     """
@@ -399,6 +437,11 @@ async def _retried(
         and attempts <= settings.retries
         and planned.check.method in IDEMPOTENT
     ):
+        delay = retry_delay(result.observation, attempts, settings.backoff)
+        if _past(deadline_at, delay):
+            break
+        if delay > 0:
+            await anyio.sleep(delay)
         attempts += 1
         request = build_request(session.client, planned, session.captures)
         observation = await observe(session.client, request, planned.timeout, settings, redactor)
@@ -408,6 +451,54 @@ async def _retried(
     return result.model_copy(
         update={"attempts": attempts, "flaky": result.verdict in ("PASS", "XPASS")}
     )
+
+
+# Answers that say "try again later": retried after a wait, like transport errors.
+RETRY_STATUSES = frozenset({429, 503})
+# The longest wait before a retry, whatever Retry-After asks.
+RETRY_AFTER_CAP = 10.0
+
+
+def retry_delay(
+    observation: Observation, attempt: int, backoff: float, now: datetime | None = None
+) -> float:
+    """Seconds to wait before retrying after `attempt` sends that ended in `observation`.
+
+    Rule: a 429 or 503 waits what its `Retry-After` says (seconds or an HTTP date), at
+    most `RETRY_AFTER_CAP`; without one, and after a transport error, it backs off
+    exponentially from `backoff` with jitter (half to all of `backoff * 2**(attempt-1)`),
+    so retries from many checks do not arrive together. Any other answer (a plain FAIL)
+    is checked again at once.
+
+    >>> retry_delay(Response(status=429, headers={"Retry-After": "3"}, elapsed_ms=1), 1, 0.5)
+    3.0
+    """
+    if isinstance(observation, Response):
+        if observation.status not in RETRY_STATUSES:
+            return 0.0
+        asked = _retry_after(observation.headers, now or datetime.now(UTC))
+        if asked is not None:
+            return min(asked, RETRY_AFTER_CAP)
+    elif not isinstance(observation, TransportError):
+        return 0.0
+    ceiling = min(backoff * 2 ** (attempt - 1), RETRY_AFTER_CAP)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable: back off instead
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def _expired(observation: Observation, session: Session, planned: PlannedCheck) -> bool:
@@ -474,6 +565,11 @@ def _result(
     judgement = verdict.with_known(
         verdict.judge(check, observation, planned.identity), planned.known
     )
+    reason = judgement.reason
+    if isinstance(observation, Response) and observation.note and judgement.verdict != "PASS":
+        # Rule: what the crawler did to the answer (a body cut at the cap) is said with the
+        # verdict; a PASS keeps its empty reason and the note stays on its observation.
+        reason = f"{reason}; {observation.note}" if reason else observation.note
     if judgement.verdict in ("PASS", "XPASS") and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
@@ -489,7 +585,7 @@ def _result(
         request=request,
         observation=observation,
         verdict=judgement.verdict,
-        reason=judgement.reason,
+        reason=reason,
         known=planned.known,
     )
 
@@ -567,7 +663,7 @@ async def observe(
         with anyio.fail_after(2 * timeout):
             response = await client.send(request, stream=True)
             try:
-                body, size, truncated = await read_capped(response, settings.body_cap)
+                body = await read_body(response, settings.body_cap)
             finally:
                 await response.aclose()
     except TimeoutError:
@@ -579,30 +675,107 @@ async def observe(
     except Exception as exc:  # any failure of the transport or the app is data, not a crash
         code, message = describe_error(exc, timeout)
         return TransportError(error=code, message=redactor.text(message), elapsed_ms=elapsed())
-    text = body[: settings.excerpt_cap * 4].decode(response.encoding or "utf-8", errors="replace")
+    if body.compressed:
+        text = f"(compressed: {body.compressed})"
+    else:
+        excerpt = body.data[: settings.excerpt_cap * 4]
+        text = excerpt.decode(response.encoding or "utf-8", errors="replace")
     return Response(
         status=response.status_code,
         reason_phrase=response.reason_phrase,
         headers=redactor.headers(_raw_headers(response.headers)),
         body_excerpt=redactor.text(text[: settings.excerpt_cap]),
-        body_bytes=size,
-        truncated=truncated,
+        body_bytes=body.size,
+        truncated=body.truncated,
+        note=f"body over {_amount(settings.body_cap)} cap, truncated" if body.truncated else "",
         elapsed_ms=elapsed(),
     )
 
 
-async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, int, bool]:
-    """Read the (decoded) body up to `cap` bytes; stop there without reading the rest."""
+def _amount(size: int) -> str:
+    """`65536` -> `64 KiB`, `1048576` -> `1 MiB`, `1000` -> `1000 bytes`."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
+
+
+@dataclass(frozen=True)
+class Body:
+    """What `read_body` read: at most `cap` bytes of the body, decoded unless `compressed`.
+
+    `size` is the bytes kept; `truncated` that the body went on past the cap (the rest
+    was never read); `compressed` names a Content-Encoding left undecoded (`br`, `zstd`
+    or one we do not know), whose raw bytes are `data`.
+    """
+
+    data: bytes
+    size: int
+    truncated: bool
+    compressed: str | None = None
+
+
+# Encodings decoded here, by zlib, a bounded amount at a time.
+_INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+class _Inflater:
+    """gzip or deflate, inflated at most `limit` bytes at a time: a 1 MB gzip bomb that
+    would inflate to 1 GiB costs no more memory than the cap."""
+
+    def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
+        # gzip: wbits 47 reads a gzip or zlib header. deflate: zlib-wrapped, as the RFC
+        # says, or raw deflate, as some servers send it (tried on the first error).
+        self._raw_fallback = encoding == "deflate"
+        self._inflater = zlib.decompressobj(15 if encoding == "deflate" else 47)
+
+    def inflate(self, chunk: bytes, limit: int) -> bytes:
+        if self._inflater.eof:
+            return b""  # trailing bytes after the stream end: ignored, as httpx does
+        try:
+            return self._inflater.decompress(chunk, limit)
+        except zlib.error as exc:
+            if self._raw_fallback:
+                self._raw_fallback = False
+                self._inflater = zlib.decompressobj(-15)
+                return self.inflate(chunk, limit)
+            raise httpx.DecodingError(f"invalid {self._encoding} body: {exc}") from None
+
+
+async def read_body(response: httpx.Response, cap: int) -> Body:
+    """Read the body up to `cap` decoded bytes; stop there without reading the rest.
+
+    The raw stream is read and gzip/deflate decoded here, never more than the room left
+    under `cap` (httpx's own decoding inflates whole chunks: 64 MB from 64 KB of a gzip
+    bomb). Raises `httpx.DecodingError` for a body its encoding cannot decode.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflater = _Inflater(encoding) if encoding in _INFLATED else None
+    compressed = encoding if encoding not in ("", "identity") and inflater is None else None
+    if response.is_stream_consumed:
+        # Built in memory and decoded already (a mock transport's answer): only cut it.
+        data = response.content
+        return Body(data[:cap], min(len(data), cap), len(data) > cap)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for raw in response.aiter_raw():
         room = cap - size
+        # One byte more than the room: getting it means the body goes on past the cap.
+        # (Never 0: to zlib a max_length of 0 means no limit.)
+        chunk = inflater.inflate(raw, room + 1) if inflater is not None else raw
         if len(chunk) > room:
             chunks.append(chunk[:room])
-            return b"".join(chunks), cap, True
+            return Body(b"".join(chunks), cap, True, compressed)
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks), size, False
+    return Body(b"".join(chunks), size, False, compressed)
+
+
+async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, int, bool]:
+    """`read_body` as `(data, size, truncated)`."""
+    body = await read_body(response, cap)
+    return body.data, body.size, body.truncated
 
 
 # --- documents ----------------------------------------------------------------------------------
@@ -767,6 +940,17 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
             return "dns", "DNS lookup failed (no such host)"
         if isinstance(error, ConnectionResetError):
             return "reset", "connection reset by peer"
+    # aiohttp's parser errors, named for a person (their own text quotes raw bytes and URLs).
+    if "ContentLengthError" in names or "ClientPayloadError" in names:
+        # The body ended before its Content-Length: the connection was closed or reset.
+        got = re.search(r"received \d+ of \d+ bytes", str(exc))
+        return "reset", "connection closed mid-body" + (f" ({got.group()})" if got else "")
+    if "LineTooLong" in names:
+        limit = re.search(r"more than (\d+) bytes", str(exc))
+        over = f" over {limit.group(1)} bytes" if limit else ""
+        return "protocol", f"protocol error: a response header line{over}"
+    if "BadStatusLine" in names:
+        return "protocol", "protocol error: bad status line (not an HTTP answer)"
     # Before the timeouts: httpx-aiohttp raises a disconnect as httpx.ConnectTimeout.
     if "ServerDisconnectedError" in names or isinstance(exc, httpx.RemoteProtocolError):
         detail = _first_line(exc)

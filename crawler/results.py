@@ -73,6 +73,10 @@ class Response(BaseModel):
     body_excerpt: str = ""
     body_bytes: int = 0
     truncated: bool = False
+    note: str = Field(
+        default="",
+        description="What the crawler did to the answer: 'body over 64 KiB cap, truncated'.",
+    )
     elapsed_ms: float
 
 

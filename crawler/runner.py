@@ -149,6 +149,9 @@ def execute(
         state.done[index] = result
         observer.on_result(result)
 
+    # `--deadline` counts from here, so the time logins take is inside it.
+    deadline_at = time.monotonic() + settings.deadline if settings.deadline else None
+
     async def main() -> None:
         # Ctrl-C and SIGTERM are handled here, as signals, from before the logins on: the
         # crawl stops, and what finished is kept. (Left to asyncio, a Ctrl-C can be absorbed
@@ -171,7 +174,14 @@ def execute(
                 )
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
-            await engine.crawl(checks, sessions, settings, redactor=redactor, on_result=on_result)
+            await engine.crawl(
+                checks,
+                sessions,
+                settings,
+                redactor=redactor,
+                on_result=on_result,
+                deadline_at=deadline_at,
+            )
             if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
                 state.document = await _fetch(client, place, place.location, observer)

@@ -361,7 +361,7 @@ def test_a_deeply_nested_xref_backend_is_a_usage_error(
 def test_a_deeply_nested_manifest_is_a_manifest_error() -> None:
     # PyYAML 6.0.4 stops it in the parser ("maximum nesting depth"); older ones recurse.
     text = "version: 1\nname: T\ngroups: " + "[" * 5000 + "]" * 5000 + "\n"
-    with pytest.raises(manifest.ManifestError, match="nested too deeply|nesting depth"):
+    with pytest.raises(manifest.ManifestError, match=r"nested too deeply|nesting depth"):
         manifest.loads(text, environ={})
 
 
