@@ -208,6 +208,19 @@ def cli() -> None:
     "SKIP 'deadline reached' (those in flight end within their own timeouts).",
 )
 @click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="At most N requests a second across the run (checks, retries and --probe; logins "
+    "excepted), evenly spaced [default: no limit].",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(1, 1024),
+    metavar="N",
+    help="At most N requests in flight to one host [default: --concurrency].",
+)
+@click.option(
     "--inventory",
     metavar="FILE|URL",
     help="The backend's routes, to diagnose 404s: an OpenAPI/Swagger document or a route list "
@@ -250,6 +263,8 @@ def run(
     annotations: bool,
     retries: int,
     deadline: float | None,
+    rate: float | None,
+    per_host: int | None,
     inventory: str | None,
     probe: bool,
     only: tuple[str, ...],
@@ -289,6 +304,8 @@ def run(
             transport="httpx" if transport == "httpx" else "aiohttp",
             retries=retries,
             deadline=deadline,
+            rate=rate,
+            per_host=per_host,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         checks = select(loaded.planned(settings.timeout), selection, loaded.identity_names)
@@ -299,6 +316,7 @@ def run(
                 f"identity {name} could not log in: {why}", err=True
             ),
             on_warning=lambda message: click.echo(f"warning: {message}", err=True),
+            on_mutations=lambda preview: click.echo(preview, err=True),
         )
         with progress:
             run_ = runner.execute(

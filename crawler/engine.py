@@ -72,6 +72,9 @@ class Settings:
       then passes). After a transport error, a 429 or a 503 it waits first: the answer's
       `Retry-After` (at most `RETRY_AFTER_CAP` s), else a jittered exponential backoff
       from `backoff` seconds.
+    - `rate`: requests per second at most, across the run (None: as fast as `concurrency`
+      allows); requests are spaced evenly, `1/rate` s apart.
+    - `per_host`: requests in flight at once to one host (None: `concurrency`).
     - `deadline`: seconds the run may take (the runner starts the clock before logging in);
       checks not started by then are SKIP `deadline reached` (those in flight end within
       their own timeouts).
@@ -86,6 +89,49 @@ class Settings:
     retries: int = 0
     backoff: float = 0.5
     deadline: float | None = None
+    rate: float | None = None
+    per_host: int | None = None
+
+
+class Pace:
+    """Politeness shared by every request of a run: at most `per_host` in flight to one
+    host, and starts at least `1/rate` s apart (`Settings.rate`, `Settings.per_host`).
+
+    >>> pace = Pace(Settings(rate=20, per_host=2))
+    >>> async with pace.slot("api.example.com:443"):
+    ...     ...  # send one request
+
+    Starts are booked in order (a minimum interval, not a burst-allowing bucket): a
+    request that must wait sleeps until its turn, it never polls.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._per_host = settings.per_host or settings.concurrency
+        self._interval = 1.0 / settings.rate if settings.rate else 0.0
+        self._hosts: dict[str, anyio.CapacityLimiter] = {}
+        self._next_start = 0.0  # the monotonic instant the next request may start
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Wait for a place among `host`'s requests in flight, then for this request's turn."""
+        limiter = self._hosts.setdefault(host, anyio.CapacityLimiter(self._per_host))
+        async with limiter:
+            await self._turn()
+            yield
+
+    async def _turn(self) -> None:
+        if not self._interval:
+            return
+        now = time.monotonic()
+        # Booked before sleeping (no await in between): concurrent callers get successive turns.
+        start = max(now, self._next_start)
+        self._next_start = start + self._interval
+        if start > now:
+            await anyio.sleep(start - now)
+
+
+def _host(url: httpx.URL) -> str:
+    return f"{url.host}:{url.port or ''}"
 
 
 @dataclass(frozen=True)
@@ -311,6 +357,7 @@ async def crawl(
     redactor: Redactor | None = None,
     on_result: OnResult | None = None,
     deadline_at: float | None = None,
+    pace: Pace | None = None,
 ) -> list[CheckResult]:
     """Send every check as its identity and judge it; return results in the order of `checks`.
 
@@ -322,7 +369,9 @@ async def crawl(
     as each check finishes, so a caller can show progress and keep what it has if the crawl
     is interrupted. Checks not started by `deadline_at` (a `time.monotonic()` instant; by
     default `settings.deadline` seconds from now) are SKIP `deadline reached`, and no retry
-    starts after it. Never raises for a network failure.
+    starts after it. Every request waits for `pace` (by default a new `Pace(settings)`): at
+    most `settings.per_host` in flight to a host, and `settings.rate` a second. Never
+    raises for a network failure.
     """
     redactor = redactor or Redactor()
     if deadline_at is None and settings.deadline is not None:
@@ -343,6 +392,7 @@ async def crawl(
     results: list[CheckResult | None] = [None] * len(checks)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
     limiter = anyio.CapacityLimiter(settings.concurrency)
+    pace = pace or Pace(settings)
 
     async def worker() -> None:
         for index, planned in pending:
@@ -352,7 +402,7 @@ async def crawl(
                 async with limiter:
                     session = sessions[planned.identity]
                     result = await check_one(
-                        session, planned, settings, redactor, deadline_at=deadline_at
+                        session, planned, settings, redactor, deadline_at=deadline_at, pace=pace
                     )
             results[index] = result
             if on_result is not None:
@@ -379,6 +429,7 @@ async def check_one(
     redactor: Redactor,
     *,
     deadline_at: float | None = None,
+    pace: Pace | None = None,
 ) -> CheckResult:
     """Send one check as its identity (unless it must not be), observe, judge. See `crawl`."""
     check = planned.check
@@ -401,17 +452,19 @@ async def check_one(
     skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
     if skipped is not None:
         return _result(planned, request_info(request, redactor), skipped, redactor)
-    observation = await observe(session.client, request, planned.timeout, settings, redactor)
+    observation = await observe(session.client, request, planned.timeout, settings, redactor, pace)
     reauthenticated = False
     if _expired(observation, session, planned) and await session.relogin(generation):
         # The session expired mid-crawl: logged in again (once for all), now retry once.
         request = build_request(session.client, planned, session.captures)
-        observation = await observe(session.client, request, planned.timeout, settings, redactor)
+        observation = await observe(
+            session.client, request, planned.timeout, settings, redactor, pace
+        )
         reauthenticated = True
     result = _result(planned, request_info(request, redactor), observation, redactor)
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
-    return await _retried(session, planned, settings, redactor, result, deadline_at)
+    return await _retried(session, planned, settings, redactor, result, deadline_at, pace)
 
 
 # Methods that may be sent again without changing more than the first request did.
@@ -425,6 +478,7 @@ async def _retried(
     redactor: Redactor,
     result: CheckResult,
     deadline_at: float | None = None,
+    pace: Pace | None = None,
 ) -> CheckResult:
     """`--retries N`: check a FAIL/ERROR again, up to N times (idempotent methods only,
     never POST or PATCH), first waiting `retry_delay`; never past the run's deadline.
@@ -444,7 +498,9 @@ async def _retried(
             await anyio.sleep(delay)
         attempts += 1
         request = build_request(session.client, planned, session.captures)
-        observation = await observe(session.client, request, planned.timeout, settings, redactor)
+        observation = await observe(
+            session.client, request, planned.timeout, settings, redactor, pace
+        )
         result = _result(planned, request_info(request, redactor), observation, redactor)
     if attempts == 1:
         return result
@@ -652,8 +708,22 @@ async def observe(
     timeout: float,
     settings: Settings,
     redactor: Redactor,
+    pace: Pace | None = None,
 ) -> Response | TransportError:
-    """Send the request and read at most `body_cap` bytes of the answer."""
+    """Send the request (when `pace` allows) and read at most `body_cap` bytes of the answer."""
+    if pace is None:
+        return await _observe(client, request, timeout, settings, redactor)
+    async with pace.slot(_host(request.url)):
+        return await _observe(client, request, timeout, settings, redactor)
+
+
+async def _observe(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    timeout: float,
+    settings: Settings,
+    redactor: Redactor,
+) -> Response | TransportError:
     start = time.perf_counter()
 
     def elapsed() -> float:
@@ -877,16 +947,23 @@ async def probe(client: httpx.AsyncClient, method: str, path: str, timeout: floa
 
 
 async def probe_all(
-    probes: Sequence[tuple[httpx.AsyncClient, str, str, float]], concurrency: int
+    probes: Sequence[tuple[httpx.AsyncClient, str, str, float]],
+    concurrency: int,
+    pace: Pace | None = None,
 ) -> list[ProbeAnswer]:
-    """`probe(client, method, path, timeout)` for each, at most `concurrency` at once; the
-    answers in the order of `probes`."""
+    """`probe(client, method, path, timeout)` for each, at most `concurrency` at once (and
+    as `pace` allows); the answers in the order of `probes`."""
     answers: list[ProbeAnswer] = [ProbeAnswer(None)] * len(probes)
     limiter = anyio.CapacityLimiter(max(1, concurrency))
 
     async def one(index: int) -> None:
+        client, method, path, _ = probes[index]
         async with limiter:
-            answers[index] = await probe(*probes[index])
+            if pace is None:
+                answers[index] = await probe(*probes[index])
+                return
+            async with pace.slot(_host(client.build_request(method, path).url)):
+                answers[index] = await probe(*probes[index])
 
     async with anyio.create_task_group() as tasks:
         for index in range(len(probes)):

@@ -7,6 +7,7 @@ these models: requests and headers are redacted before a result is built.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -394,6 +395,11 @@ def load_run(path: str | Path) -> Run:
         raise RunFileError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     except UnicodeDecodeError:
         raise RunFileError(f"{path}: not a crawler run (not UTF-8 text).") from None
+    newer = _newer_schema(text)
+    if newer:
+        raise RunFileError(
+            f"{path}: written by a newer crawler ({newer}); upgrade crawler to read it."
+        )
     try:
         return Run.model_validate_json(text)
     except ValidationError as exc:
@@ -403,3 +409,17 @@ def load_run(path: str | Path) -> Run:
             f"{path}: not a crawler run ({RUN_SCHEMA}): {where}: {first['msg']}. "
             "Pass the run.json written by `crawler run`."
         ) from None
+
+
+def _newer_schema(text: str) -> str | None:
+    """The `schema` of a run written by a later crawler (`crawler.run/2`), else None."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if not isinstance(schema, str) or not schema.startswith("crawler.run/"):
+        return None
+    version = schema.removeprefix("crawler.run/")
+    current = int(RUN_SCHEMA.removeprefix("crawler.run/"))
+    return schema if version.isdigit() and int(version) > current else None

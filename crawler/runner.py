@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import engine, mismatch, redact, routes
+from crawler import engine, mismatch, redact, routes, verdict
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import CrawlerError, UsageError
@@ -104,6 +104,8 @@ class Observer:
     on_result: Callable[[CheckResult], None] = lambda result: None
     on_login_failure: Callable[[str, str], None] = lambda name, message: None
     on_warning: Callable[[str], None] = lambda message: None
+    # Before anything is sent: what a run allowed to write will send to a remote host.
+    on_mutations: Callable[[str], None] = lambda preview: None
 
 
 @dataclass
@@ -149,8 +151,17 @@ def execute(
         state.done[index] = result
         observer.on_result(result)
 
+    preview = verdict.mutation_preview(
+        checks,
+        allow_mutations=settings.allow_mutations,
+        base_url=None if target.in_process else target.url_without_userinfo,
+    )
+    if preview is not None:
+        observer.on_mutations(redactor.text(preview))
+
     # `--deadline` counts from here, so the time logins take is inside it.
     deadline_at = time.monotonic() + settings.deadline if settings.deadline else None
+    pace = engine.Pace(settings)  # one for the crawl and the probes: politeness is per run
 
     async def main() -> None:
         # Ctrl-C and SIGTERM are handled here, as signals, from before the logins on: the
@@ -181,6 +192,7 @@ def execute(
                 redactor=redactor,
                 on_result=on_result,
                 deadline_at=deadline_at,
+                pace=pace,
             )
             if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
@@ -196,7 +208,7 @@ def execute(
                 done = [state.done[index] for index in sorted(state.done)]
                 state.inventory = inventory_for(done, place, state.document, observer)
                 state.probed = await _probe(
-                    checks, state.done, sessions, state.inventory, settings, probe, observer
+                    checks, state.done, sessions, state.inventory, settings, probe, observer, pace
                 )
 
     started = datetime.now(UTC)
@@ -282,6 +294,7 @@ async def _probe(
     settings: Settings,
     limit: int,
     observer: Observer,
+    pace: engine.Pace | None = None,
 ) -> dict[int, list[tuple[mismatch.Probe, ProbeAnswer]]]:
     """Confirm the suggested routes of every mismatch on the target, safely and boundedly.
 
@@ -316,7 +329,7 @@ async def _probe(
             f"probe: {left_out} suggested route(s) not confirmed: at most {limit} probe "
             "requests per run"
         )
-    answers = await engine.probe_all(requests, settings.concurrency)
+    answers = await engine.probe_all(requests, settings.concurrency, pace)
     return {index: [(item, answers[at]) for item, at in items] for index, items in wanted.items()}
 
 

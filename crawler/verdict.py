@@ -6,10 +6,14 @@ Neither touches the network, so both are tested table-driven without a server.
 
 from __future__ import annotations
 
+import ipaddress
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import assert_never
+from urllib.parse import urlsplit
 
-from crawler.manifest import ANONYMOUS, SAFE_METHODS, Check, Expect
+from crawler.manifest import ANONYMOUS, SAFE_METHODS, Check, Expect, PlannedCheck
 from crawler.results import Known, NotSent, Observation, Response, TransportError, Verdict
 
 MUTATION_NOT_ALLOWED = "mutation not allowed (use --allow-mutations or mark the check safe: true)"
@@ -33,6 +37,48 @@ def guard(check: Check, *, allow_mutations: bool) -> NotSent | None:
     if check.method in SAFE_METHODS or check.safe or allow_mutations:
         return None
     return NotSent(reason=MUTATION_NOT_ALLOWED)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine: `localhost`, 127.0.0.0/8 or ::1 (brackets allowed)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mutation_preview(
+    checks: Sequence[PlannedCheck], *, allow_mutations: bool, base_url: str | None
+) -> str | None:
+    """The line to show before a run that will write to a remote service, else None.
+
+    Rule: a run that will send anything but GET, HEAD and OPTIONS (allowed by
+    `--allow-mutations` or a check's `safe: true`, see `guard`) to a host that is not this
+    machine says so first: `will send 3 POST, 1 DELETE to https://api.example.com
+    (--allow-mutations)`. An in-process app (`base_url` None) and loopback hosts are local:
+    nothing to say. Methods come in manifest order; each check x identity is one request
+    (logins' own steps are not counted: they are declared in the manifest and always sent).
+    """
+    if base_url is None:
+        return None
+    parts = urlsplit(base_url)
+    if is_loopback(parts.hostname or ""):
+        return None
+    counts = Counter(
+        planned.check.method
+        for planned in checks
+        if planned.check.method not in SAFE_METHODS
+        and guard(planned.check, allow_mutations=allow_mutations) is None
+    )
+    if not counts:
+        return None
+    methods = ", ".join(f"{count} {method}" for method, count in counts.items())
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # never a user:password@
+    why = "--allow-mutations" if allow_mutations else "checks marked safe: true"
+    return f"will send {methods} to {origin} ({why})"
 
 
 def judge(check: Check, observation: Observation, identity: str = ANONYMOUS) -> Judgement:

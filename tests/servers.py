@@ -46,6 +46,8 @@ class Stats:
     inflight: int = 0
     max_inflight: int = 0
     echoes: list[dict[str, Any]] = field(default_factory=list)
+    # When each request arrived (`time.monotonic()`: the tests' clock too, same process).
+    arrivals: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class Stats:
             "paths": self.paths,
             "max_inflight": self.max_inflight,
             "echoes": self.echoes,
+            "arrivals": self.arrivals,
         }
 
 
@@ -79,6 +82,7 @@ class MockApp:
             self.stats.requests += 1
             self.stats.methods.append(scope["method"])
             self.stats.paths.append(scope["path"])
+            self.stats.arrivals.append(time.monotonic())
         await self._app(scope, receive, send)
 
     async def status(self, request: Request) -> Response:

@@ -166,6 +166,24 @@ async def test_concurrency_is_bounded_and_requests_overlap(
 
 
 @pytest.mark.anyio
+async def test_rate_spaces_requests_evenly(base_url: str, transport: engine.Transport) -> None:
+    checks = plan(*["GET /status/200"] * 10)
+    results = await crawl(base_url, checks, transport=transport, concurrency=10, rate=20)
+    assert [r.verdict for r in results] == ["PASS"] * 10
+    arrivals = stats(base_url)["arrivals"]
+    # 10 starts 1/20 s apart span 0.45 s; a lower bound only (a slow machine is slower).
+    assert max(arrivals) - min(arrivals) >= 0.4
+
+
+@pytest.mark.anyio
+async def test_per_host_caps_requests_in_flight(base_url: str, transport: engine.Transport) -> None:
+    checks = plan(*["GET /inflight"] * 20)
+    results = await crawl(base_url, checks, transport=transport, concurrency=10, per_host=2)
+    assert [r.verdict for r in results] == ["PASS"] * 20
+    assert 1 <= stats(base_url)["max_inflight"] <= 2
+
+
+@pytest.mark.anyio
 async def test_results_come_back_in_manifest_order(
     base_url: str, transport: engine.Transport
 ) -> None:
@@ -393,3 +411,15 @@ async def test_open_client_raises_target_error_for_a_missing_module() -> None:
     with pytest.raises(TargetError, match="No target"):
         async with engine.open_client(engine.Target(), engine.Settings()):
             pass  # pragma: no cover
+
+
+@pytest.mark.anyio
+async def test_probes_are_paced_too(base_url: str) -> None:
+    pace = engine.Pace(engine.Settings(per_host=1, rate=50))
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        probes = [(client, "GET", "/inflight", 5.0)] * 6
+        answers = await engine.probe_all(probes, concurrency=6, pace=pace)
+    assert [a.status for a in answers] == [200] * 6
+    seen = stats(base_url)
+    assert seen["max_inflight"] == 1
+    assert max(seen["arrivals"]) - min(seen["arrivals"]) >= 0.09  # 6 starts >= 1/50 s apart

@@ -212,3 +212,91 @@ def test_bad_base_urls_are_usage_errors(url: str, tmp_path: Path) -> None:
     code, text = invoke("run", str(DEMO), "--base-url", url, "--out", str(tmp_path))
     assert code == 2
     assert "--base-url" in text and "Traceback" not in text
+
+
+# --- mutations -----------------------------------------------------------------------------
+
+MUTATIONS = """version: 1
+name: Mutations
+identities:
+  writer:
+    kind: login
+    steps:
+      - GET /echo
+      - {method: POST, path: /status/200, form: {user: u, password: p}, expect: 200}
+  anonymous: {kind: anonymous}
+groups:
+  G:
+    - GET /status/200
+    - POST /status/201 -> 201
+    - PUT /status/200
+    - PATCH /status/200
+    - DELETE /status/204 -> 204
+    - HEAD /status/200
+    - OPTIONS /status/200
+"""
+
+
+def test_without_opt_in_only_declared_login_steps_may_write(
+    server: tuple[str, MockApp], tmp_path: Path
+) -> None:
+    url, app = server
+    spec = tmp_path / "m.yaml"
+    spec.write_text(MUTATIONS)
+    code, text = invoke("run", str(spec), "--base-url", url, "--out", str(tmp_path / "o"), "-q")
+    assert code == 0, text
+    sent = list(zip(app.stats.methods, app.stats.paths, strict=True))
+    # The checks' mutations never went out, for either identity ...
+    checks_sent = [(m, p) for m, p in sent if p != "/echo" and (m, p) != ("POST", "/status/200")]
+    assert {m for m, _ in checks_sent} <= {"GET", "HEAD", "OPTIONS"}
+    assert len(checks_sent) == 3 * 2  # three safe checks x two identities
+    # ... and the login identity sent exactly its declared steps, once.
+    assert [x for x in sent if x not in checks_sent] == [("GET", "/echo"), ("POST", "/status/200")]
+    assert "will send" not in text  # a loopback target: nothing to announce
+
+
+def test_a_remote_run_announces_its_mutations_before_sending_anything(
+    server: tuple[str, MockApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler import runner, verdict
+    from crawler.engine import Settings, Target
+
+    url, app = server
+    # The test server is on 127.0.0.1; make the runner treat it as the remote host it stands for.
+    monkeypatch.setattr(verdict, "is_loopback", lambda host: False)
+    loaded = manifest.loads(MUTATIONS, "m.yaml", environ={})
+    heard: list[tuple[str, int]] = []
+    observer = runner.Observer(on_mutations=lambda line: heard.append((line, app.stats.requests)))
+    run = runner.execute(
+        loaded,
+        Path("m.yaml"),
+        Target(base_url=url),
+        Settings(allow_mutations=True),
+        observer=observer,
+    )
+    host = url.removeprefix("http://")
+    line = f"will send 2 POST, 2 PUT, 2 PATCH, 2 DELETE to http://{host} (--allow-mutations)"
+    assert heard == [(line, 0)]  # said once, before the first request (logins included)
+    assert {r.verdict for r in run.results} == {"PASS"}
+    # The CLI prints it on stderr.
+    spec = tmp_path / "m.yaml"
+    spec.write_text(MUTATIONS)
+    args = ("run", str(spec), "--base-url", url, "--allow-mutations", "-q")
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+    assert line in result.stderr
+
+
+# --- politeness ----------------------------------------------------------------------------
+
+
+def test_rate_and_per_host_flags_pace_the_run(server: tuple[str, MockApp], tmp_path: Path) -> None:
+    url, app = server
+    spec = tmp_path / "m.yaml"
+    spec.write_text("version: 1\nname: Polite\ngroups:\n  G:\n" + "    - GET /inflight\n" * 10)
+    args = ["run", str(spec), "--base-url", url, "--out", str(tmp_path / "o"), "-q"]
+    code, text = invoke(*args, "--concurrency", "8", "--rate", "20", "--per-host", "2")
+    assert code == 0, text
+    assert app.stats.requests == 10
+    assert 1 <= app.stats.max_inflight <= 2
+    # 10 starts 1/20 s apart span 0.45 s; a lower bound only.
+    assert max(app.stats.arrivals) - min(app.stats.arrivals) >= 0.4
