@@ -565,6 +565,8 @@ def identity_client(
         headers["Authorization"] = f"Bearer {identity.token}"
     elif identity.kind == "basic":
         auth = httpx.BasicAuth(str(identity.username), str(identity.password))
+    elif identity.kind == "digest":  # RFC 7616: answers the server's 401 challenge
+        auth = httpx.DigestAuth(str(identity.username), str(identity.password))
     elif identity.kind == "api_key" and identity.in_ == "header":
         headers[str(identity.name)] = str(identity.value)
     elif identity.kind == "api_key" and identity.in_ == "query":

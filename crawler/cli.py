@@ -6,6 +6,7 @@ so `crawler --help` and `crawler check` start fast.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from crawler.reports import FILE_FORMATS, FORMATS
 if TYPE_CHECKING:
     from crawler.engine import Target
     from crawler.manifest import Manifest, PlannedCheck
+    from crawler.netconfig import Flags
     from crawler.results import CheckResult, FailOn, Run
     from crawler.selection import Selection
 
@@ -116,6 +118,57 @@ def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _network_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--header`, `--ca-bundle`, `--cert`, `--key`, `--insecure`, `--proxy`, passed to the
+    command as one `network: netconfig.Flags` argument."""
+    from crawler.netconfig import Flags
+
+    options = [
+        click.option(
+            "--header",
+            "-H",
+            "headers",
+            multiple=True,
+            metavar="'NAME: VALUE'",
+            help="Add this header to every request, over the manifest's defaults (repeatable).",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(dir_okay=False),
+            metavar="PEM",
+            help="Trust the CAs in this PEM file (a private CA) instead of the public ones.",
+        ),
+        click.option(
+            "--cert",
+            type=click.Path(dir_okay=False),
+            metavar="PEM",
+            help="Present this client certificate (mTLS); its key in it or in --key.",
+        ),
+        click.option("--key", type=click.Path(dir_okay=False), metavar="PEM", help="--cert's key."),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Do not verify TLS certificates. Every report then carries a warning.",
+        ),
+        click.option(
+            "--proxy",
+            metavar="URL",
+            help="Send every request through this http(s) proxy [default: the manifest's, "
+            "else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY names the host].",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapped(**kwargs: Any) -> None:
+        names = ("headers", "ca_bundle", "cert", "key", "insecure", "proxy")
+        flags = Flags(**{name: kwargs.pop(name) for name in names})
+        command(network=flags, **kwargs)
+
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
 
 
 def _selection(
@@ -233,6 +286,7 @@ def cli() -> None:
     "20 GET, HEAD or OPTIONS requests.",
 )
 @_selection_options
+@_network_options
 @_update_doc_option
 @click.option(
     "--metrics-file",
@@ -276,9 +330,10 @@ def run(
     metrics_file: Path | None,
     pushgateway: str | None,
     quiet: bool,
+    network: Flags,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
-    from crawler import runner
+    from crawler import netconfig, runner
     from crawler.baseline import compare
     from crawler.engine import Settings
     from crawler.results import load_run
@@ -297,6 +352,17 @@ def run(
         _warn_empty_credentials(loaded)
         _writable(out)  # before crawling: a crawl whose reports cannot be written is lost
         _check_publish(update_docs, pushgateway)
+        options = netconfig.options_from(loaded.defaults, manifest.parent, network)
+        if options.headers:  # the command line's headers win over the manifest's defaults
+            loaded = loaded.model_copy(
+                update={
+                    "defaults": loaded.defaults.model_copy(
+                        update={"headers": {**loaded.defaults.headers, **dict(options.headers)}}
+                    )
+                }
+            )
+        if options.insecure and target.base_url:
+            click.echo("warning: --insecure: TLS certificates will NOT be verified", err=True)
         settings = Settings(
             concurrency=concurrency or loaded.defaults.concurrency,
             timeout=timeout or loaded.defaults.timeout,
@@ -306,6 +372,7 @@ def run(
             deadline=deadline,
             rate=rate,
             per_host=per_host,
+            network=options,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         checks = select(loaded.planned(settings.timeout), selection, loaded.identity_names)

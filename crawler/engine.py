@@ -11,7 +11,6 @@ observations, judged ERROR.
 from __future__ import annotations
 
 import base64
-import functools
 import importlib
 import inspect
 import json
@@ -24,7 +23,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any, Literal
 import anyio
 import httpx
 
-from crawler import auth, redact, verdict
+from crawler import auth, netconfig, redact, verdict
 from crawler.auth import MissingCapture, Session, fill, fill_data
 from crawler.errors import TargetError
 from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
@@ -48,7 +47,7 @@ from crawler.results import (
     TransportError,
 )
 
-USER_AGENT = "crawler/0.1 (+post-deploy verification)"
+USER_AGENT = netconfig.user_agent()
 IN_PROCESS_BASE = "http://testserver"
 
 Transport = Literal["aiohttp", "httpx"]
@@ -78,6 +77,7 @@ class Settings:
     - `deadline`: seconds the run may take (the runner starts the clock before logging in);
       checks not started by then are SKIP `deadline reached` (those in flight end within
       their own timeouts).
+    - `network`: TLS trust, client certificate, proxy and extra headers (see `netconfig`).
     """
 
     concurrency: int = 16
@@ -91,6 +91,8 @@ class Settings:
     deadline: float | None = None
     rate: float | None = None
     per_host: int | None = None
+    # TLS, proxy and headers of every request (issue: network options)
+    network: netconfig.NetworkOptions = field(default_factory=netconfig.NetworkOptions)
 
 
 class Pace:
@@ -180,7 +182,8 @@ def _transport(target: Target, settings: Settings) -> tuple[httpx.AsyncBaseTrans
     if target.app:
         return app_transport(load_app(target.app)), IN_PROCESS_BASE
     if target.base_url:
-        return network_transport(settings), target.url_without_userinfo
+        proxy = netconfig.proxy_for(target.url_without_userinfo, settings.network)
+        return network_transport(settings, proxy), target.url_without_userinfo
     raise TargetError(
         "No target: set base_url or app in the manifest, or pass --base-url or --app."
     )
@@ -191,7 +194,7 @@ def _client_options(target: Target, settings: Settings) -> dict[str, Any]:
         "follow_redirects": False,  # a 302 is an answer to check
         "auth": target.auth,
         "timeout": httpx.Timeout(settings.timeout),
-        "headers": {"User-Agent": USER_AGENT},
+        "headers": {"User-Agent": USER_AGENT, **dict(settings.network.headers)},
     }
 
 
@@ -238,17 +241,21 @@ async def open_sessions(
         await transport.aclose()
 
 
-def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    """The transport for a live target: aiohttp's (10x faster pool) or httpx's own."""
+def network_transport(settings: Settings, proxy: str | None = None) -> httpx.AsyncBaseTransport:
+    """The transport for a live target: aiohttp's (10x faster pool) or httpx's own.
+
+    Both verify TLS with the same context (`netconfig.ssl_context`: certifi's CAs, or the
+    `ca_bundle`, plus a client certificate; nothing with `insecure`) and go through
+    `proxy` when one is given (http:// or https:// proxies; CONNECT for https targets).
+    """
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
+    tls = netconfig.ssl_context(settings.network)
     if settings.transport == "httpx":
-        return httpx.AsyncHTTPTransport(limits=limits)
+        return httpx.AsyncHTTPTransport(limits=limits, verify=tls, proxy=proxy, trust_env=False)
     import aiohttp
     from httpx_aiohttp import AiohttpTransport
-
-    tls = _tls_context()
 
     def session() -> aiohttp.ClientSession:
         # Cookies live in the httpx client only (one jar per identity), never in aiohttp's.
@@ -257,15 +264,13 @@ def network_transport(settings: Settings) -> httpx.AsyncBaseTransport:
 
     # verify=tls: the transport would otherwise build a second context it never uses.
     transport: httpx.AsyncBaseTransport = AiohttpTransport(
-        limits=limits, verify=tls, client=session
+        limits=limits,
+        verify=tls,
+        client=session,
+        trust_env=False,  # the proxy is decided once, by `netconfig.proxy_for`
+        proxy=httpx.Proxy(proxy) if proxy else None,
     )
     return transport
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """certifi's CAs with verification on, as httpx does; built once (it costs ~20 ms)."""
-    return httpx.create_ssl_context()
 
 
 def load_app(reference: str) -> Any:
@@ -452,13 +457,21 @@ async def check_one(
     skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
     if skipped is not None:
         return _result(planned, request_info(request, redactor), skipped, redactor)
-    observation = await observe(session.client, request, planned.timeout, settings, redactor, pace)
+    observation = await observe(
+        session.client, request, planned.timeout, settings, redactor, pace, planned.whole_timeout
+    )
     reauthenticated = False
     if _expired(observation, session, planned) and await session.relogin(generation):
         # The session expired mid-crawl: logged in again (once for all), now retry once.
         request = build_request(session.client, planned, session.captures)
         observation = await observe(
-            session.client, request, planned.timeout, settings, redactor, pace
+            session.client,
+            request,
+            planned.timeout,
+            settings,
+            redactor,
+            pace,
+            planned.whole_timeout,
         )
         reauthenticated = True
     result = _result(planned, request_info(request, redactor), observation, redactor)
@@ -481,7 +494,8 @@ async def _retried(
     pace: Pace | None = None,
 ) -> CheckResult:
     """`--retries N`: check a FAIL/ERROR again, up to N times (idempotent methods only,
-    never POST or PATCH), first waiting `retry_delay`; never past the run's deadline.
+    never POST or PATCH unless the check is marked `idempotent: true`), first waiting
+    `retry_delay`; never past the run's deadline.
 
     One that passes on a retry is marked flaky: it passed, but not reliably.
     """
@@ -489,7 +503,7 @@ async def _retried(
     while (
         result.verdict in ("FAIL", "ERROR")
         and attempts <= settings.retries
-        and planned.check.method in IDEMPOTENT
+        and (planned.check.method in IDEMPOTENT or planned.check.idempotent)
     ):
         delay = retry_delay(result.observation, attempts, settings.backoff)
         if _past(deadline_at, delay):
@@ -499,7 +513,13 @@ async def _retried(
         attempts += 1
         request = build_request(session.client, planned, session.captures)
         observation = await observe(
-            session.client, request, planned.timeout, settings, redactor, pace
+            session.client,
+            request,
+            planned.timeout,
+            settings,
+            redactor,
+            pace,
+            planned.whole_timeout,
         )
         result = _result(planned, request_info(request, redactor), observation, redactor)
     if attempts == 1:
@@ -665,7 +685,7 @@ def build_request(
         headers={k: text(v) for k, v in planned.headers.items()},
         json=check.json_body if values is None else fill_data(check.json_body, values),
         data={k: text(_query_value(v)) for k, v in check.form.items()} if check.form else None,
-        timeout=httpx.Timeout(planned.timeout),
+        timeout=httpx.Timeout(planned.timeout, connect=planned.connect_timeout or planned.timeout),
     )
 
 
@@ -709,18 +729,26 @@ async def observe(
     settings: Settings,
     redactor: Redactor,
     pace: Pace | None = None,
+    whole: float | None = None,
 ) -> Response | TransportError:
-    """Send the request (when `pace` allows) and read at most `body_cap` bytes of the answer."""
+    """Send the request (when `pace` allows) and read at most `body_cap` bytes of the answer.
+
+    `timeout` bounds each read (and connecting, unless the request carries its own connect
+    timeout); `whole` bounds everything, connecting to the last byte (default: twice
+    `timeout`), so a body that drips one byte a second cannot hold a check open.
+    """
+    limit = whole or 2 * timeout
     if pace is None:
-        return await _observe(client, request, timeout, settings, redactor)
+        return await _observe(client, request, timeout, limit, settings, redactor)
     async with pace.slot(_host(request.url)):
-        return await _observe(client, request, timeout, settings, redactor)
+        return await _observe(client, request, timeout, limit, settings, redactor)
 
 
 async def _observe(
     client: httpx.AsyncClient,
     request: httpx.Request,
     timeout: float,
+    whole: float,
     settings: Settings,
     redactor: Redactor,
 ) -> Response | TransportError:
@@ -730,7 +758,7 @@ async def _observe(
         return round((time.perf_counter() - start) * 1000, 1)
 
     try:
-        with anyio.fail_after(2 * timeout):
+        with anyio.fail_after(whole):
             response = await client.send(request, stream=True)
             try:
                 body = await read_body(response, settings.body_cap)
@@ -739,11 +767,12 @@ async def _observe(
     except TimeoutError:
         return TransportError(
             error="timeout",
-            message=f"no complete answer within {2 * timeout:g} s (whole-check limit)",
+            message=f"no complete answer within {whole:g} s (whole-check limit)",
             elapsed_ms=elapsed(),
         )
     except Exception as exc:  # any failure of the transport or the app is data, not a crash
-        code, message = describe_error(exc, timeout)
+        connect = request.extensions.get("timeout", {}).get("connect")
+        code, message = describe_error(exc, timeout, connect)
         return TransportError(error=code, message=redactor.text(message), elapsed_ms=elapsed())
     if body.compressed:
         text = f"(compressed: {body.compressed})"
@@ -996,8 +1025,16 @@ def fetch_document(
 # --- naming failures -----------------------------------------------------------------------
 
 
-def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
+# What to do about a certificate crawler cannot verify (a private CA, a self-signed test host).
+TLS_HINT = "(use --ca-bundle or --insecure)"
+
+
+def describe_error(
+    exc: BaseException, timeout: float, connect_timeout: float | None = None
+) -> tuple[ErrorCode, str]:
     """A stable code and a short human reason for a failed request.
+
+    `timeout` is the read timeout; `connect_timeout` the connect one when it differs.
 
     Looks through the exception's causes, since both transports wrap the OS error
     (`ConnectionRefusedError`, `ssl.SSLCertVerificationError` ...) that says what happened.
@@ -1006,9 +1043,11 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
     names = {type(e).__name__ for e in chain}
     for error in chain:
         if isinstance(error, ssl.SSLCertVerificationError):
-            # getattr: the ssl module sets these on the errors it raises, not on every one.
-            detail = getattr(error, "verify_message", None) or "certificate verify failed"
-            return "tls", f"TLS certificate verify failed: {detail}"
+            # getattr: the ssl module sets these on the errors it raises, not on aiohttp's
+            # wrapper (also an SSLCertVerificationError), which holds the real one further on.
+            details = (getattr(e, "verify_message", None) for e in chain)
+            detail = next((d for d in details if d), "certificate verify failed")
+            return "tls", f"TLS certificate verify failed: {detail} {TLS_HINT}"
         if isinstance(error, ssl.SSLError):
             return "tls", f"TLS error: {getattr(error, 'reason', None) or error}"
         if isinstance(error, ConnectionRefusedError):
@@ -1038,7 +1077,7 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[ErrorCode, str]:
         # httpx-aiohttp raises any aiohttp connection error as httpx.ConnectTimeout too.
         return "reset", f"connection error: {_first_line(exc)}"
     if isinstance(exc, httpx.ConnectTimeout):
-        return "connect_timeout", f"connect timeout after {timeout:g} s"
+        return "connect_timeout", f"connect timeout after {connect_timeout or timeout:g} s"
     if isinstance(exc, httpx.ReadTimeout) or "SocketTimeoutError" in names:
         return "read_timeout", f"read timeout after {timeout:g} s"
     if isinstance(exc, httpx.WriteTimeout):
@@ -1063,6 +1102,10 @@ def _causes(exc: BaseException) -> list[BaseException]:
     current: BaseException | None = exc
     while current is not None and current not in seen:
         seen.append(current)
+        # aiohttp keeps the ssl module's error as an attribute, not as the cause.
+        wrapped = getattr(current, "certificate_error", None)
+        if isinstance(wrapped, BaseException) and wrapped not in seen:
+            seen.append(wrapped)
         current = current.__cause__ or current.__context__
     return seen
 

@@ -298,6 +298,18 @@ class Check(_Request):
         description="A known failure: {ticket: T2-3, status: BACKLOG, reason: ...}; "
         "failing is XFAIL (does not fail the run), passing is XPASS (close the ticket?).",
     )
+    # Time bounds and retries beyond `timeout` (reliability)
+    connect_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds to connect; overrides defaults (else timeout)."
+    )
+    total_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds for the whole check; else twice the timeout."
+    )
+    idempotent: bool = Field(
+        default=False,
+        description="Sending it twice changes nothing more than once: --retries may resend "
+        "it even when it is a POST or PATCH.",
+    )
 
     @property
     def label(self) -> str:
@@ -371,7 +383,7 @@ class Step(_Request):
 
 
 IdentityKind = Literal[
-    "anonymous", "bearer", "basic", "api_key", "login", "oauth2_client_credentials"
+    "anonymous", "bearer", "basic", "digest", "api_key", "login", "oauth2_client_credentials"
 ]
 
 # The fields each kind needs (beyond kind, headers and cookies, which every kind may have).
@@ -379,6 +391,7 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "anonymous": (),
     "bearer": ("token",),
     "basic": ("username", "password"),
+    "digest": ("username", "password"),
     "api_key": ("name", "value"),
     "login": ("steps",),
     "oauth2_client_credentials": ("token_url", "client_id", "client_secret"),
@@ -399,8 +412,10 @@ class Identity(BaseModel):
 
     kind: IdentityKind = "anonymous"
     token: str | None = Field(default=None, repr=False, description="bearer: the token.")
-    username: str | None = Field(default=None, description="basic: the user.")
-    password: str | None = Field(default=None, repr=False, description="basic: the password.")
+    username: str | None = Field(default=None, description="basic, digest: the user.")
+    password: str | None = Field(
+        default=None, repr=False, description="basic, digest: the password."
+    )
     name: str | None = Field(default=None, description="api_key: header/parameter/cookie name.")
     value: str | None = Field(default=None, repr=False, description="api_key: the key.")
     in_: Literal["header", "query", "cookie"] = Field(default="header", alias="in")
@@ -520,6 +535,33 @@ class Defaults(BaseModel):
     identities: tuple[str, ...] | None = Field(
         default=None, description="Identities every check runs as (default: all defined)."
     )
+    # Time bounds beyond `timeout` (reliability)
+    connect_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds to connect (default: timeout)."
+    )
+    total_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds a whole check may take (default: 2 x timeout)."
+    )
+    # Network options; files are relative to the manifest's folder (see netconfig)
+    ca_bundle: str | None = Field(
+        default=None, description="PEM file of the CAs to trust (a private CA)."
+    )
+    cert: str | None = Field(default=None, description="Client certificate (PEM) for mTLS.")
+    key: str | None = Field(default=None, description="The client certificate's key (PEM).")
+    insecure: bool = Field(
+        default=False, description="Do not verify TLS certificates (every report says so)."
+    )
+    proxy: str | None = Field(
+        default=None,
+        description="http(s):// proxy for every request (default: HTTPS_PROXY, NO_PROXY ...).",
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{json.dumps(value)} is not a proxy URL; write http://host:port")
+        return value
 
 
 def _base_url(value: str | None) -> str | None:
@@ -716,6 +758,8 @@ class Manifest(BaseModel):
                         timeout=check.timeout or default_timeout,
                         identity=identity,
                         known=check.known or group.known,
+                        connect_timeout=check.connect_timeout or self.defaults.connect_timeout,
+                        total_timeout=check.total_timeout or self.defaults.total_timeout,
                     )
 
 
@@ -730,6 +774,14 @@ class PlannedCheck:
     timeout: float
     identity: str = "anonymous"
     known: Known | None = None
+    # Separate time bounds (None: connect within `timeout`, the whole check within twice it)
+    connect_timeout: float | None = None
+    total_timeout: float | None = None
+
+    @property
+    def whole_timeout(self) -> float:
+        """Seconds the whole check may take, connecting to the last byte of the body."""
+        return self.total_timeout or 2 * self.timeout
 
     @property
     def field(self) -> str:

@@ -224,6 +224,12 @@ class CheckResult(BaseModel):
         return (self.group, self.method, self.path, self.identity)
 
 
+INSECURE_NOTICE = (
+    "TLS certificate verification was OFF (--insecure): "
+    "these answers may not come from the real server."
+)
+
+
 class RunSettings(BaseModel):
     """The settings a run was made with, recorded so a reader knows what was allowed."""
 
@@ -233,6 +239,9 @@ class RunSettings(BaseModel):
     timeout: float
     allow_mutations: bool
     transport: str
+    # Network options a reader must know about (reports warn about `insecure`)
+    insecure: bool = Field(default=False, description="TLS certificates were not verified.")
+    proxy: str | None = Field(default=None, description="The proxy requests went through.")
 
 
 class IdentityStatus(BaseModel):
@@ -274,6 +283,13 @@ class Run(BaseModel):
         default=(), description="With a baseline: results it had that this run has not."
     )
     results: tuple[CheckResult, ...]
+
+    def notices(self) -> list[str]:
+        """What every report must say before its results: settings that weaken them."""
+        found = []
+        if self.settings.insecure:
+            found.append(INSECURE_NOTICE)
+        return found
 
     def groups(self) -> dict[str, list[CheckResult]]:
         """Results by group, groups and results in manifest order."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import engine, mismatch, redact, routes, verdict
+from crawler import engine, mismatch, netconfig, redact, routes, verdict
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import CrawlerError, UsageError
@@ -118,6 +118,25 @@ class _State:
     interrupted: bool = False
 
 
+def _network_secrets(loaded: Manifest, settings: Settings) -> list[str]:
+    """Credentials in headers every request carries (`-H 'Authorization: ...'`) and in the
+    proxy URL: hidden wherever they might be echoed back."""
+    every = [*loaded.defaults.headers.items(), *settings.network.headers]
+    found = [value for name, value in every if redact.is_secret_name(name)]
+    proxy = settings.network.proxy
+    if proxy:
+        found += redact.url_secrets(proxy)
+    return found
+
+
+def _proxy_shown(target: Target, settings: Settings) -> str | None:
+    """The proxy the crawl went through, as a report may show it (no password)."""
+    if target.base_url is None:
+        return None
+    proxy = netconfig.proxy_for(target.url_without_userinfo, settings.network)
+    return netconfig.proxy_label(proxy) if proxy else None
+
+
 def execute(
     loaded: Manifest,
     manifest_path: Path,
@@ -141,7 +160,9 @@ def execute(
     """
     checks = list(checks) if checks is not None else loaded.planned(settings.timeout)
     inventory_secrets = redact.url_secrets(place.location) if place and place.kind != "file" else []
-    redactor = Redactor([*loaded.secrets, *target.secrets, *inventory_secrets])
+    redactor = Redactor(
+        [*loaded.secrets, *target.secrets, *inventory_secrets, *_network_secrets(loaded, settings)]
+    )
     observer = _hiding(observer or Observer(), redactor)
     used = {planned.identity for planned in checks}
     identities = {name: i for name, i in loaded.identities.items() if name in used}
@@ -232,6 +253,8 @@ def execute(
             timeout=settings.timeout,
             allow_mutations=settings.allow_mutations,
             transport="in-process" if target.in_process else settings.transport,
+            insecure=settings.network.insecure and not target.in_process,
+            proxy=_proxy_shown(target, settings),
         ),
         identities=tuple(state.statuses.values()) if loaded.identities else (),
         results=tuple(results),

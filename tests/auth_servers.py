@@ -21,8 +21,10 @@ servers do, so a secret that crawler failed to hide would show up in a report.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -538,3 +540,46 @@ class KindsApp(App):
     async def echo(self, request: Request) -> Response:
         body = (await request.body()).decode("utf-8", errors="replace")
         return JSONResponse(echo(request, body), status_code=request.path_params["status"])
+
+
+class DigestApp(App):
+    """HTTP digest auth (RFC 7616, MD5, qop=auth): `/digest/ok` answers 200 to a valid
+    `Authorization: Digest ...` for `user`/`password`, else 401 with a fresh challenge.
+    Counts the challenges it sent and the requests it accepted."""
+
+    realm = "crawler-tests"
+
+    def __init__(self, user: str = "digest-user", password: str = "digest-pass") -> None:
+        self.user, self.password = user, password
+        self.nonces: set[str] = set()
+        self.challenges = 0
+        self.accepted = 0
+        self.routes = [Route("/digest/ok", self.ok, methods=ALL_METHODS)]
+
+    def _valid(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Digest "):
+            return False
+        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', header[len("Digest ") :]))
+        if fields.get("nonce") not in self.nonces or fields.get("username") != self.user:
+            return False
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode()).hexdigest()
+
+        ha1 = md5(f"{self.user}:{self.realm}:{self.password}")
+        ha2 = md5(f"{request.method}:{fields.get('uri', '')}")
+        parts = [fields["nonce"], fields.get("nc", ""), fields.get("cnonce", ""), "auth", ha2]
+        return fields.get("response") == md5(":".join([ha1, *parts]))
+
+    async def ok(self, request: Request) -> Response:
+        if self._valid(request):
+            self.accepted += 1
+            return JSONResponse({"ok": True, "user": self.user})
+        self.challenges += 1
+        nonce = secrets.token_hex(8)
+        self.nonces.add(nonce)
+        challenge = f'Digest realm="{self.realm}", qop="auth", nonce="{nonce}", algorithm=MD5'
+        return JSONResponse(
+            {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": challenge}
+        )

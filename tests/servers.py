@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -148,6 +150,15 @@ def mock_app() -> MockApp:
     return MockApp()
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A server certificate and key (PEM), and the CA its clients must be signed by, if any."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
 class _Server(uvicorn.Server):
     """A uvicorn server that signals once it is listening."""
 
@@ -161,17 +172,27 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 (a free port) in a thread; yield its base URL; stop it."""
+def serve(app: ASGIApp, tls: TLSFiles | None = None) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 (a free port) in a thread; yield its base URL; stop it.
+
+    With `tls`, the server speaks HTTPS with that certificate (and, when `tls.client_ca` is
+    set, refuses a client without a certificate signed by that CA); the URL is https://.
+    """
+    options: dict[str, Any] = {}
+    if tls is not None:
+        options = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+        if tls.client_ca is not None:
+            options |= {"ssl_ca_certs": str(tls.client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=0,
         lifespan="off",
         ws="none",
-        log_level="warning",
+        log_level="critical" if tls else "warning",  # refused handshakes are the point
         access_log=False,
         timeout_graceful_shutdown=2,
+        **options,
     )
     server = _Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
@@ -186,7 +207,7 @@ def serve(app: ASGIApp) -> Iterator[str]:
         if not server.started:  # startup failed (e.g. the port could not be bound)
             raise RuntimeError("the test server could not start listening")
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(SHUTDOWN_LIMIT_S)

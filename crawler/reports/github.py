@@ -241,6 +241,7 @@ def _head(run: Run, line: str, passed: int, total: int, mark: str) -> list[str]:
         f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)} · "
         f"**Manifest:** {code(run.manifest, in_table=False)}",
         "",
+        *(line for notice in run.notices() for line in (f"> **Warning:** {notice}", "")),
     ]
 
 

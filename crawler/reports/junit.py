@@ -55,6 +55,10 @@ def render(run: Run) -> str:
                 "timestamp": started_text(run).removesuffix("Z"),
             },
         )
+        if run.notices():  # e.g. --insecure: each suite says so, where CI shows it
+            properties = ET.SubElement(suite, "properties")
+            for notice in run.notices():
+                ET.SubElement(properties, "property", {"name": "warning", "value": notice})
         for result in results:
             _testcase(suite, run, result, several=several)
     ET.indent(root)

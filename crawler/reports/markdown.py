@@ -88,6 +88,7 @@ def render(run: Run) -> str:
             "these results are partial.",
             "",
         ]
+    lines += [line for notice in run.notices() for line in (f"> **Warning:** {notice}", "")]
     lines += _login_failures(run)
     lines += [
         f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)} · "
@@ -226,6 +227,7 @@ def render_mismatches(run: Run) -> str:
     lines = [f"# {text(run.name)}: 404 mismatches", ""]
     if run.interrupted:
         lines += ["> **Interrupted:** these results are partial.", ""]
+    lines += [line for notice in run.notices() for line in (f"> **Warning:** {notice}", "")]
     lines += [
         f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)}",
         "",

@@ -86,6 +86,8 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     label = shows_identity(run)
     if run.interrupted:
         console.print(Text("Interrupted: these results are partial.", style="bold red"))
+    for notice in run.notices():
+        console.print(Text(f"Warning: {notice}", style="bold red"))
     explained = {status.name for status in login_failures(run)}
     shown = [
         r
