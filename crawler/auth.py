@@ -112,6 +112,14 @@ async def _exchange(
     return response, body.decode(response.encoding or "utf-8", errors="replace")
 
 
+def _no_http_answer(exc: BaseException) -> bool:
+    """A transport failure: a timeout, httpx's errors, the OS's, and aiohttp's own (some,
+    such as a bad status line, reach us unmapped through httpx-aiohttp)."""
+    return isinstance(exc, TimeoutError | httpx.HTTPError | OSError) or type(
+        exc
+    ).__module__.startswith("aiohttp")
+
+
 def _no_answer(where: str, exc: Exception, client: httpx.AsyncClient) -> LoginFailed:
     """The `LoginFailed` of a login request that got no (complete) answer: unreachable."""
     if isinstance(exc, TimeoutError):
@@ -286,7 +294,9 @@ class ClientCredentials(httpx.Auth):
             request = self._resolve(self._token_request(), client.build_request("GET", "/"))
             try:
                 response, text = await _exchange(client, request, anonymous=True)
-            except (TimeoutError, httpx.HTTPError) as exc:
+            except Exception as exc:
+                if not _no_http_answer(exc):
+                    raise
                 where = f"token request to {redact.url(str(request.url))}"
                 raise _no_answer(where, exc, client) from None
             self._store(response.status_code, text)
@@ -499,7 +509,9 @@ async def run_steps(
             raise LoginFailed(f"{where}: cannot build the request ({exc})") from None
         try:
             response, text = await _exchange(client, request)
-        except (TimeoutError, httpx.HTTPError) as exc:
+        except Exception as exc:
+            if not _no_http_answer(exc):
+                raise
             raise _no_answer(where, exc, client) from None
         # The cookies a login is answered with are its session: hidden in every output.
         # Short values (`consent=true`) are not credentials and would mask common words.

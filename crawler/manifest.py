@@ -947,11 +947,18 @@ def load(path: str | Path, environ: dict[str, str] | None = None) -> Manifest:
     """Read and validate a manifest file; raise `ManifestError` naming file, line and field."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ManifestError([ManifestIssue(file, None, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([ManifestIssue(file, None, "", f"cannot be read: {exc}")]) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ManifestError([ManifestIssue(file, None, "", f"cannot be read: {reason}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        raise ManifestError([ManifestIssue(file, line, "", message)]) from None
     return loads(text, file, environ)
 
 

@@ -24,7 +24,7 @@ Routes (see `FAULTS` for what each proves):
     /non-utf8             500 with a latin-1 body declared utf-8
     /huge-header          200 with a 100 KB header value
 
-No TLS listener: `cryptography` (or trustme) is not installed to make a certificate.
+TLS faults (a self-signed certificate) are served by uvicorn with certificates from `tls.py`.
 Tests talk only to this server; nothing here reaches the internet.
 """
 

@@ -19,6 +19,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from auth_servers import Credentials, KindsApp, NextAuthApp, OAuthApp, User, combine
+from faults import serve_faults
 from servers import serve
 
 from crawler.redact import REDACTED
@@ -213,6 +214,87 @@ def test_no_canary_leaks_when_the_logins_fail(spec: Path, tmp_path: Path) -> Non
     assert "identity member could not log in: step 2 " in done.stderr
     assert "identity machine could not log in: token endpoint answered 401" in done.stderr
     assert (nextauth.failed_logins, oauth.token_calls) == (1, 1)
+    found = {
+        name: leaks(text)
+        for name, text in [*written(out), ("stdout", done.stdout), ("stderr", done.stderr)]
+    }
+    assert {name: found for name, found in found.items() if found} == {}
+
+
+# --- every fault and error path ------------------------------------------------------------------
+
+FAULT_MANIFEST = """
+version: 1
+name: canaries at fault
+identities:
+  token: {kind: bearer, token: "${API_TOKEN}"}
+  basic: {kind: basic, user: basic-user, password: CANARY-basic-91c2}
+  digest: {kind: digest, user: digest-user, password: CANARY-basic-91c2}
+  header_key: {kind: api_key, name: X-Service-Key, value: "${HEADER_K}"}
+  query_key: {kind: api_key, in: query, name: key, value: "CANARY-qkey+55d1/="}
+  cookie_key: {kind: api_key, in: cookie, name: api_key, value: CANARY-ckey-0a9f}
+  remembered: {kind: anonymous, cookies: {remember_me: CANARY-cookie-6e21}}
+  reset_login:
+    kind: login
+    steps:
+      - method: POST
+        path: /reset-before-headers
+        form: {email: member@example.test, password: CANARY-login-d4c7}
+  garbage_token:
+    kind: oauth2_client_credentials
+    token_url: /garbage
+    client_id: machine
+    client_secret: "${CLIENT_CREDS}"
+groups:
+  Faults:
+    - GET /reset-before-headers
+    - GET /reset-mid-body
+    - GET /never
+    - GET /garbage
+    - GET /redirect-loop
+    - GET /429
+    - GET /huge-header -> 204
+    - GET /non-utf8
+    - GET /ok?key=CANARY-qkey+55d1/= -> 204
+"""
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "CRAWLER_DEBUG"])
+def test_no_canary_leaks_on_any_fault_or_error_path(
+    tmp_path: Path, transport: str, debug: bool
+) -> None:
+    """Transport errors (reset, timeout, garbage, redirect, 429, an oversized header), a
+    login whose request is reset, a token endpoint that answers garbage, retries: none of
+    their messages may carry a credential, with or without CRAWLER_DEBUG."""
+    spec = tmp_path / "faults.yaml"
+    spec.write_text(FAULT_MANIFEST)
+    out = tmp_path / "out"
+    env = {**os.environ, **ENV, "NO_COLOR": "1", "COLUMNS": "250"}
+    env.pop("CRAWLER_DEBUG", None)
+    if debug:
+        env["CRAWLER_DEBUG"] = "1"
+    with serve_faults() as server:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "crawler", "run", str(spec),
+                "--base-url", server.base_url, "--out", str(out),
+                "--format", ",".join(FILE_FORMATS),
+                "--timeout", "0.5", "--retries", "1", "--transport", transport,
+                "--allow-mutations",
+            ],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        reached = server.count("/reset-before-headers")
+    # Two logins got no HTTP answer: their checks are ERROR (the target failed), exit 1.
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "identity reset_login could not log in" in done.stderr
+    assert "identity garbage_token could not log in" in done.stderr
+    assert reached >= 1 + 7  # the login, and the static identities' checks of it
+    run = load_run(out / "run.json")
+    errors = {r.reason for r in run.results if r.verdict == "ERROR"}
+    assert "connection reset by peer" in errors
     found = {
         name: leaks(text)
         for name, text in [*written(out), ("stdout", done.stdout), ("stderr", done.stderr)]

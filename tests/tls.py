@@ -23,6 +23,8 @@ class Certs:
     client_cert: Path  # a client certificate signed by the same CA
     client_key: Path
     client_pem: Path  # the client certificate and its key in one file (`--cert` alone)
+    self_signed_cert: Path  # a certificate that signs itself (the CA's own), as a test host has
+    self_signed_key: Path
 
     def server_context(self, *, require_client_cert: bool = False) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -50,7 +52,11 @@ def make_certs(folder: Path) -> Certs:
         client_cert=folder / "client.pem",
         client_key=folder / "client.key",
         client_pem=folder / "client-combined.pem",
+        self_signed_cert=folder / "self-signed.pem",
+        self_signed_key=folder / "self-signed.key",
     )
+    ca.cert_pem.write_to_path(str(certs.self_signed_cert))
+    ca.private_key_pem.write_to_path(str(certs.self_signed_key))
     ca.cert_pem.write_to_path(str(certs.ca))
     server.private_key_pem.write_to_path(str(certs.server_key))
     for index, blob in enumerate(server.cert_chain_pems):
