@@ -1264,6 +1264,8 @@ def _message(error: Any, path: Path_) -> str:
         return "required field is missing"
     if kind == "too_short":
         what = "a group needs at least one check" if len(path) == 2 else "at least one is needed"
+        if path[:1] == ("flows",) and len(path) == 2:  # flows
+            what = "a flow needs at least one step"
         return f"{json.dumps(error.get('input'), default=str)} is empty; {what}"
     if kind == "extra_forbidden":
         model = _model_at(path)
