@@ -593,11 +593,11 @@ def test_cli_writes_the_manifest_and_check_accepts_it(tmp_path: Path) -> None:
     out = tmp_path / "specs" / "demo.yaml"
     code, _, err = invoke("import", "openapi", str(_write_demo_document(tmp_path)), "-o", str(out))
     assert code == 0, err
-    assert f"{out}: 21 checks in 12 groups, 3 with {{TODO_...}} placeholders" in err
+    assert f"{out}: 25 checks in 13 groups, 6 with {{TODO_...}} placeholders" in err
     assert "identities read API_KEY from the environment" in err
     code, listing, warnings = invoke("check", str(out), env={"API_KEY": "k"})
     assert code == 0, warnings
-    assert f"{out}: valid. Demo API: 21 checks in 12 groups" in listing
+    assert f"{out}: valid. Demo API: 25 checks in 13 groups" in listing
     assert (
         "warning: groups.users[2] GET /api/users/{TODO_id}: unresolved placeholder {TODO_id}: "
         "fill in a real value"
