@@ -602,8 +602,8 @@ def test_cli_writes_the_manifest_and_check_accepts_it(tmp_path: Path) -> None:
         "warning: groups.users[2] GET /api/users/{TODO_id}: unresolved placeholder {TODO_id}: "
         "fill in a real value"
     ) in warnings
-    assert warnings.count("unresolved placeholder {TODO_id}") == 3
-    assert "3 checks have unresolved placeholders; `crawler run` SKIPs them" in warnings
+    assert warnings.count("unresolved placeholder {TODO_id}") == 6
+    assert "6 checks have unresolved placeholders; `crawler run` SKIPs them" in warnings
 
 
 def test_check_is_quiet_about_manifests_without_placeholders(tmp_path: Path) -> None:
