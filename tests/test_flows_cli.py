@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -185,3 +186,18 @@ def test_installed_script_runs_a_flow(tmp_path: Path, env_name: str) -> None:
     assert "Flow Bookings CRUD (3/6 PASS)" in proc.stdout
     assert "previous step failed" in proc.stdout
     assert app.store == {}
+
+
+def test_readme_flows_and_environments_examples_are_valid() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Flows") : readme.index("## Reports")]
+    flows, environments = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    head = "version: 1\nname: x\n"
+    loaded = manifest.loads(
+        head + "base_url: http://127.0.0.1:9\nidentities: {admin: {kind: bearer, token: t}}\n"
+        "environments: {staging: {}}\ngroups: {H: [GET /h]}\n" + flows
+    )
+    assert [len(f.steps) for f in loaded.for_environment("staging").planned_flows()] == [6]
+    loaded = manifest.loads(head + environments, environ={"STAGING_ADMIN_TOKEN": "s"})
+    assert loaded.for_environment("staging").values == {"room": "Orion-staging"}
+    assert len(loaded.for_environment("production").planned()) == 1
