@@ -13,8 +13,9 @@ from servers import serve
 from crawler import manifest, runner
 from crawler.engine import Settings, Target
 from crawler.errors import ManifestError
-from crawler.flows import PREVIOUS_FAILED
+from crawler.flows import PREVIOUS_FAILED, sendable
 from crawler.results import CheckResult, Run, load_run
+from crawler.verdict import mutation_preview
 
 CRUD = """\
 version: 1
@@ -328,3 +329,39 @@ def test_bad_flows_are_located_manifest_errors(flows: str, field: str, message: 
     issue = caught.value.issues[0]
     assert (issue.field, issue.line is not None) == (field, True)
     assert message in issue.message
+
+
+def test_flows_and_checks_share_one_concurrency_limit_without_deadlock() -> None:
+    loaded_text = CRUD.replace("    - GET /bookings -> 200\n", "    - GET /bookings -> 200\n" * 5)
+    app = BookingsApp()
+    with serve(app) as base_url:
+        loaded = manifest.loads(loaded_text.format(base_url=base_url, update_expect=200))
+        settings = Settings(transport="httpx", concurrency=1, timeout=5)
+        run = runner.execute(loaded, Path("f.yaml"), Target(base_url=base_url), settings)
+    assert [r.verdict for r in run.results] == ["PASS"] * 11
+    assert app.store == {}
+
+
+def test_steps_not_started_by_the_deadline_are_skipped() -> None:
+    app = BookingsApp()
+    with serve(app) as base_url:
+        loaded = manifest.loads(CRUD.format(base_url=base_url, update_expect=200))
+        settings = Settings(transport="httpx", timeout=5, deadline=1e-9)
+        run = runner.execute(loaded, Path("f.yaml"), Target(base_url=base_url), settings)
+    assert {(r.verdict, r.reason) for r in steps(run)} == {("SKIP", "deadline reached")}
+    assert app.requests == []
+
+
+def test_only_flows_the_guard_lets_through_count_as_mutations_to_preview() -> None:
+    loaded = manifest.loads(CRUD.format(base_url="https://api.example.test", update_expect=200))
+    planned = loaded.planned_flows()
+    assert len(sendable(planned, allow_mutations=False)) == 6  # every write step is safe
+    unsafe = CRUD.replace("      safe: true\n      capture", "      capture")
+    blocked_flows = manifest.loads(unsafe.format(base_url="https://x.test", update_expect=200))
+    assert sendable(blocked_flows.planned_flows(), allow_mutations=False) == []
+    assert len(sendable(blocked_flows.planned_flows(), allow_mutations=True)) == 6
+    steps_sent = sendable(planned, allow_mutations=False)
+    preview = mutation_preview(steps_sent, allow_mutations=False, base_url="https://x.test")
+    assert (
+        preview == "will send 1 POST, 1 PUT, 1 DELETE to https://x.test (checks marked safe: true)"
+    )
