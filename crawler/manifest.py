@@ -973,6 +973,12 @@ def json_schema() -> dict[str, Any]:
     schema["properties"]["groups"]["additionalProperties"] = {
         "anyOf": [{"$ref": "#/$defs/Group"}, {"type": "array", "items": check, "minItems": 1}]
     }
+    # flows: a step may be one line too, and a flow a plain list of steps
+    step = {"anyOf": [{"$ref": "#/$defs/FlowStep"}, shorthand]}
+    schema["$defs"]["Flow"]["properties"]["steps"]["items"] = step
+    schema["properties"]["flows"]["additionalProperties"] = {
+        "anyOf": [{"$ref": "#/$defs/Flow"}, {"type": "array", "items": step, "minItems": 1}]
+    }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "crawler manifest"
     return schema

@@ -163,6 +163,12 @@ def test_schema_describes_flows_vars_and_only_env() -> None:
     assert {"capture", "always", "expect", "safe"} <= set(step)
     assert "vars" in schema["$defs"]["Environment"]["properties"]
     assert "only_env" in schema["$defs"]["Check"]["properties"]
+    # A step may be one line, and a flow a plain list of steps, as a check and a group.
+    items = schema["$defs"]["Flow"]["properties"]["steps"]["items"]["anyOf"]
+    assert {"$ref": "#/$defs/FlowStep"} in items
+    assert any(item.get("type") == "string" for item in items)
+    forms = schema["properties"]["flows"]["additionalProperties"]["anyOf"]
+    assert [form.get("type") for form in forms] == [None, "array"]
 
 
 @pytest.mark.parametrize("env_name", ["staging"])
