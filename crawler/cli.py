@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from crawler.engine import Target
     from crawler.manifest import Manifest, PlannedCheck
     from crawler.netconfig import Flags
+    from crawler.redact import Redactor
     from crawler.results import CheckResult, FailOn, Run
     from crawler.selection import Selection
 
@@ -111,7 +112,9 @@ def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--env",
             metavar="NAME",
-            help="Crawl the manifest's environment NAME (its base_url, headers, identities); "
+            envvar="CRAWLER_ENV",  # environments: or from the CRAWLER_ENV variable
+            help="Crawl the manifest's environment NAME (its base_url, headers, identities, "
+            "vars; checks and flows with only_env run only there) [env: CRAWLER_ENV]; "
             "recorded on the run, so `crawler merge` can show environments side by side.",
         ),
     ]
@@ -336,8 +339,9 @@ def run(
     from crawler import netconfig, runner
     from crawler.baseline import compare
     from crawler.engine import Settings
+    from crawler.flows import steps_of
     from crawler.results import load_run
-    from crawler.selection import select
+    from crawler.selection import select, select_flows
 
     chosen = _formats(formats)
     if fail_on == "regressions" and baseline is None:
@@ -375,8 +379,14 @@ def run(
             network=options,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
-        checks = select(loaded.planned(settings.timeout), selection, loaded.identity_names)
-        progress = _Progress(checks, quiet)
+        flows = select_flows(loaded.planned_flows(settings.timeout), selection)  # flows
+        checks = select(
+            loaded.planned(settings.timeout),
+            selection,
+            loaded.identity_names,
+            allow_empty=bool(flows),
+        )
+        progress = _Progress([*checks, *steps_of(flows)], quiet)
         observer = runner.Observer(
             on_result=progress.advance,
             on_login_failure=lambda name, why: click.echo(
@@ -395,6 +405,7 @@ def run(
                 observer=observer,
                 probe=runner.PROBE_LIMIT if probe else 0,
                 checks=checks,
+                flows=flows,
             )
         if env is not None:
             run_ = run_.model_copy(update={"environment": env})
@@ -644,13 +655,37 @@ def check(manifest: Path) -> None:
             note = f"  {hidden.text(item.name)}" if item.name else ""
             if guard(item, allow_mutations=False) is not None:
                 note += "  [not sent without --allow-mutations]"
-            expects = [(p.identity, str(p.expect)) for p in runs[(group_name, index)]]
-            if loaded.identities:
+            if item.only_env is not None:  # environments: not planned without --env
+                note += f"  [only in {', '.join(item.only_env)}]"
+            expects = [(p.identity, str(p.expect)) for p in runs.get((group_name, index), [])]
+            if loaded.identities and expects:
                 shown = ", ".join(f"{who} {status}" for who, status in expects)
             else:
-                shown = expects[0][1]
+                shown = expects[0][1] if expects else str(item.expect)
             click.echo(f"  {labels[index]:<{width}} -> {shown}{note}")
+    _list_flows(loaded, hidden)
     _warn_unresolved(loaded)
+
+
+def _list_flows(loaded: Manifest, hidden: Redactor) -> None:
+    """`crawler check`'s listing of the flows: each step in order, as who, expecting what."""
+    from crawler.verdict import guard
+
+    for name, flow in loaded.flows.items():
+        who = ", ".join(loaded.flow_identities(flow))
+        only = f"  [only in {', '.join(flow.only_env)}]" if flow.only_env else ""
+        click.echo(f"\nFlow {name} ({len(flow.steps)} steps, as {who}){only}")
+        labels = [f"{s.method} {hidden.url(s.path)}" for s in flow.steps]
+        width = max(len(label) for label in labels)
+        for number, step in enumerate(flow.steps, start=1):
+            note = f"  {hidden.text(step.name)}" if step.name else ""
+            if step.capture:
+                note += f"  captures {', '.join(step.capture)}"
+            if step.always:
+                note += "  [always]"
+            if guard(step, allow_mutations=False) is not None:
+                note += "  [not sent without --allow-mutations]"
+            click.echo(f"  {number}. {labels[number - 1]:<{width}} -> {step.expect}{note}")
 
 
 @cli.command()

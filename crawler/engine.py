@@ -46,6 +46,7 @@ from crawler.results import (
     Response,
     TransportError,
 )
+from crawler.values import Values
 
 USER_AGENT = netconfig.user_agent()
 IN_PROCESS_BASE = "http://testserver"
@@ -363,6 +364,7 @@ async def crawl(
     on_result: OnResult | None = None,
     deadline_at: float | None = None,
     pace: Pace | None = None,
+    limiter: anyio.CapacityLimiter | None = None,  # flows: shared with the flows of the run
 ) -> list[CheckResult]:
     """Send every check as its identity and judge it; return results in the order of `checks`.
 
@@ -396,7 +398,7 @@ async def crawl(
     )
     results: list[CheckResult | None] = [None] * len(checks)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
-    limiter = anyio.CapacityLimiter(settings.concurrency)
+    limiter = limiter or anyio.CapacityLimiter(settings.concurrency)
     pace = pace or Pace(settings)
 
     async def worker() -> None:
@@ -478,6 +480,70 @@ async def check_one(
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
     return await _retried(session, planned, settings, redactor, result, deadline_at, pace)
+
+
+# --- flows: one step at a time ------------------------------------------------------------
+
+
+def not_sent(planned: PlannedCheck, redactor: Redactor, reason: str) -> CheckResult:
+    """The SKIP result of a check (a flow's step) deliberately not sent, with `reason`."""
+    return _unsent(planned, redactor, reason)
+
+
+async def check_step(
+    session: Session,
+    planned: PlannedCheck,
+    captured: Mapping[str, str],
+    settings: Settings,
+    redactor: Redactor,
+    *,
+    pace: Pace | None = None,
+) -> tuple[CheckResult, Answer | None]:
+    """Send one step of a flow as its identity, its `{name}` placeholders filled from
+    `captured` (the flow's earlier steps), then the session's login captures and the vars.
+
+    Returns the result and the answer to capture values from (None when nothing was sent).
+    As `check_one`, but sent once: `--retries` do not resend a step of a flow (its order
+    matters); a 401 to a logged-in identity still logs in again and resends it once.
+    """
+    check = planned.check
+    if session.failure is not None:
+        return _login_failed(planned, session, redactor), None
+    generation = session.generation
+    try:
+        request = build_request(session.client, planned, {**session.captures, **captured})
+    except MissingCapture as missing:
+        return _unsent(planned, redactor, f"capture {missing.name} missing"), None
+    except Exception as exc:  # e.g. a captured value that breaks the URL
+        info = RequestInfo(method=check.method, url=redactor.url(check.path))
+        message = f"cannot build the request: {_first_line(exc)}"
+        return _result(
+            planned, info, TransportError(error="other", message=message, elapsed_ms=0), redactor
+        ), None
+    skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
+    if skipped is not None:
+        return _result(planned, request_info(request, redactor), skipped, redactor), None
+    answer = await observe_answer(
+        session.client, request, planned.timeout, settings, redactor, pace, planned.whole_timeout
+    )
+    reauthenticated = False
+    if _expired(answer.observation, session, planned) and await session.relogin(generation):
+        values = {**session.captures, **captured}
+        request = build_request(session.client, planned, values)
+        answer = await observe_answer(
+            session.client,
+            request,
+            planned.timeout,
+            settings,
+            redactor,
+            pace,
+            planned.whole_timeout,
+        )
+        reauthenticated = True
+    result = _result(planned, request_info(request, redactor), answer.observation, redactor)
+    if reauthenticated:
+        result = result.model_copy(update={"reauthenticated": True})
+    return result, answer
 
 
 # Methods that may be sent again without changing more than the first request did.
@@ -674,6 +740,8 @@ def build_request(
     Raises `MissingCapture` for a placeholder with no value.
     """
     check = planned.check
+    if values is not None:  # generated data: vars, run_id, {uuid} ... after the captures
+        values = Values(values, planned.values)
 
     def text(value: str) -> str:
         return value if values is None else fill(value, values)
@@ -752,6 +820,52 @@ async def _observe(
     settings: Settings,
     redactor: Redactor,
 ) -> Response | TransportError:
+    return (await _answer(client, request, timeout, whole, settings, redactor)).observation
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `observe_answer` got: the observation, and for an HTTP answer the response
+    (headers, cookies; its stream already read) and its body, unredacted and capped at
+    `body_cap`: what a flow step captures values from. Never stored nor shown."""
+
+    observation: Response | TransportError
+    response: httpx.Response | None = None
+    body: Body | None = None
+
+    @property
+    def text(self) -> str:
+        """The body read (at most `body_cap` bytes), decoded; '' without an answer."""
+        if self.response is None or self.body is None or self.body.compressed:
+            return ""
+        return self.body.data.decode(self.response.encoding or "utf-8", errors="replace")
+
+
+async def observe_answer(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    timeout: float,
+    settings: Settings,
+    redactor: Redactor,
+    pace: Pace | None = None,
+    whole: float | None = None,
+) -> Answer:
+    """`observe`, keeping what a capture needs from the answer (see `Answer`)."""
+    limit = whole or 2 * timeout
+    if pace is None:
+        return await _answer(client, request, timeout, limit, settings, redactor)
+    async with pace.slot(_host(request.url)):
+        return await _answer(client, request, timeout, limit, settings, redactor)
+
+
+async def _answer(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    timeout: float,
+    whole: float,
+    settings: Settings,
+    redactor: Redactor,
+) -> Answer:
     start = time.perf_counter()
 
     def elapsed() -> float:
@@ -765,21 +879,25 @@ async def _observe(
             finally:
                 await response.aclose()
     except TimeoutError:
-        return TransportError(
-            error="timeout",
-            message=f"no complete answer within {whole:g} s (whole-check limit)",
-            elapsed_ms=elapsed(),
+        return Answer(
+            TransportError(
+                error="timeout",
+                message=f"no complete answer within {whole:g} s (whole-check limit)",
+                elapsed_ms=elapsed(),
+            )
         )
     except Exception as exc:  # any failure of the transport or the app is data, not a crash
         connect = request.extensions.get("timeout", {}).get("connect")
         code, message = describe_error(exc, timeout, connect)
-        return TransportError(error=code, message=redactor.text(message), elapsed_ms=elapsed())
+        return Answer(
+            TransportError(error=code, message=redactor.text(message), elapsed_ms=elapsed())
+        )
     if body.compressed:
         text = f"(compressed: {body.compressed})"
     else:
         excerpt = body.data[: settings.excerpt_cap * 4]
         text = excerpt.decode(response.encoding or "utf-8", errors="replace")
-    return Response(
+    observation = Response(
         status=response.status_code,
         reason_phrase=response.reason_phrase,
         headers=redactor.headers(_raw_headers(response.headers)),
@@ -789,6 +907,7 @@ async def _observe(
         note=f"body over {_amount(settings.body_cap)} cap, truncated" if body.truncated else "",
         elapsed_ms=elapsed(),
     )
+    return Answer(observation, response, body)
 
 
 def _amount(size: int) -> str:

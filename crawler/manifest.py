@@ -21,8 +21,9 @@ import base64
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
@@ -310,6 +311,10 @@ class Check(_Request):
         description="Sending it twice changes nothing more than once: --retries may resend "
         "it even when it is a POST or PATCH.",
     )
+    # environments: a check sent only in these environments (`--env`)
+    only_env: tuple[str, ...] | None = Field(
+        default=None, description="Send only when the run's --env is one of these."
+    )
 
     @property
     def label(self) -> str:
@@ -380,6 +385,42 @@ class Step(_Request):
         default=Expect(classes=(2, 3)), description="Default: any 2xx or 3xx."
     )
     capture: dict[str, Capture] = Field(default_factory=dict)
+
+
+# --- flows ------------------------------------------------------------------------------------
+
+
+class FlowStep(Check):
+    """One step of a flow: a check, sent after the previous step, whose answer may yield
+    captured values (`capture`, as login steps do) for the steps after it."""
+
+    capture: dict[str, Capture] = Field(
+        default_factory=dict, description="Values to keep from the answer, used as {name}."
+    )
+    always: bool = Field(
+        default=False,
+        description="Cleanup: sent even after an earlier step failed (when its values exist).",
+    )
+
+
+class Flow(BaseModel):
+    """Ordered steps (create, read, update, delete ...), sent one after the other as each of
+    its identities; a failed step SKIPs the rest except `always: true` steps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identities: tuple[str, ...] | None = Field(
+        default=None, description="Run the flow as each of these (default: as checks do)."
+    )
+    only_env: tuple[str, ...] | None = Field(
+        default=None, description="Run only when the run's --env is one of these."
+    )
+    steps: list[FlowStep] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, data: object) -> object:
+        return {"steps": data} if isinstance(data, list) else data
 
 
 IdentityKind = Literal[
@@ -608,6 +649,10 @@ class Environment(BaseModel):
         default_factory=dict,
         description="Replace the manifest's identities of these names (other credentials here).",
     )
+    # generated data: this environment's values of the manifest's vars
+    vars: dict[str, Scalar] = Field(
+        default_factory=dict, description="Override the manifest's vars in this environment."
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Environment:
@@ -636,10 +681,24 @@ class Manifest(BaseModel):
         default_factory=dict, description="Named deployments `--env NAME` picks from."
     )
     groups: dict[str, Group] = Field(min_length=1)
+    # flows and generated data: ordered steps, and values for `{name}` placeholders
+    vars: dict[str, Scalar] = Field(
+        default_factory=dict, description="Values for {name} placeholders (env: overrides)."
+    )
+    flows: dict[str, Flow] = Field(
+        default_factory=dict, description="Ordered steps that share captured values."
+    )
 
     # Values substituted from secret-named environment variables (API_TOKEN, ...), so the
     # redactor can remove them wherever they turn up. Never serialised, never in a repr.
     _secrets: tuple[str, ...] = PrivateAttr(default=())
+    # The environment chosen by `for_environment` (`--env`), for `only_env`.
+    _environment: str | None = PrivateAttr(default=None)
+
+    @property
+    def environment(self) -> str | None:
+        """The environment this manifest was resolved for (`--env`), or None."""
+        return self._environment
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -736,7 +795,10 @@ class Manifest(BaseModel):
         }
         if env.base_url or env.app:
             update |= {"base_url": env.base_url, "app": env.app}
-        return self.model_copy(update=update)  # private secrets are copied along
+        update["vars"] = {**self.vars, **env.vars}  # environments: its vars win
+        resolved = self.model_copy(update=update)  # private secrets are copied along
+        resolved._environment = name
+        return resolved
 
     def planned(self, default_timeout: float | None = None) -> list[PlannedCheck]:
         """Every check in file order, with the defaults applied.
@@ -747,8 +809,11 @@ class Manifest(BaseModel):
         return list(self._plan(default_timeout or self.defaults.timeout))
 
     def _plan(self, default_timeout: float) -> Iterator[PlannedCheck]:
+        values = self.values
         for group_name, group in self.groups.items():
             for index, check in enumerate(group.checks):
+                if not self.in_environment(check.only_env):  # environments: only_env
+                    continue
                 for identity in self._runs_as(group, check):
                     yield PlannedCheck(
                         group=group_name,
@@ -760,7 +825,122 @@ class Manifest(BaseModel):
                         known=check.known or group.known,
                         connect_timeout=check.connect_timeout or self.defaults.connect_timeout,
                         total_timeout=check.total_timeout or self.defaults.total_timeout,
+                        values=values,
                     )
+
+    # --- environments, generated data and flows ---------------------------------------------
+
+    def in_environment(self, only_env: tuple[str, ...] | None) -> bool:
+        """Whether something limited to `only_env` runs here: always when unlimited, else
+        only when the manifest was resolved for one of those environments (`--env`)."""
+        return only_env is None or self._environment in only_env
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The `vars` as the text `{name}` placeholders are filled with."""
+        return {name: _text(value) for name, value in self.vars.items()}
+
+    def planned_flows(self, default_timeout: float | None = None) -> list[PlannedFlow]:
+        """Every flow x identity it runs as, in file order (flows left out by `only_env`
+        are not planned). Each step is a `PlannedCheck` whose group is the flow's name and
+        whose index is the step's position."""
+        timeout = default_timeout or self.defaults.timeout
+        values = self.values
+        planned = []
+        for name, flow in self.flows.items():
+            if not self.in_environment(flow.only_env):
+                continue
+            for identity in self.flow_identities(flow):
+                steps = tuple(
+                    PlannedCheck(
+                        group=name,
+                        index=index,
+                        check=step,
+                        headers={**self.defaults.headers, **step.headers},
+                        timeout=step.timeout or timeout,
+                        identity=identity,
+                        known=step.known,
+                        values=values,
+                        connect_timeout=step.connect_timeout or self.defaults.connect_timeout,
+                        total_timeout=step.total_timeout or self.defaults.total_timeout,
+                    )
+                    for index, step in enumerate(flow.steps)
+                )
+                planned.append(PlannedFlow(name=name, identity=identity, steps=steps))
+        return planned
+
+    def flow_identities(self, flow: Flow) -> tuple[str, ...]:
+        """Who a flow runs as: its own identities, else the defaults', else all."""
+        return flow.identities or self.defaults.identities or self.identity_names
+
+    def flow_problems(self) -> Iterator[tuple[Path_, str]]:
+        """Flows that cannot work as written, and unknown environments and vars: checked by
+        `loads`, which knows the line of each field."""
+        known = set(self.identity_names)
+        defined = f"(defined: {', '.join(self.identity_names)})"
+        environments = set(self.environments)
+        for name in self.vars:
+            if name in GENERATED:
+                yield ("vars", name), f"{name} is a generated value; choose another name"
+        for env_name, env in self.environments.items():
+            for name in env.vars:
+                if name in GENERATED:
+                    yield (
+                        ("environments", env_name, "vars", name),
+                        f"{name} is a generated value; choose another name",
+                    )
+
+        def env_problems(only: tuple[str, ...] | None, where: Path_) -> Iterator[tuple[Path_, str]]:
+            for env_name in only or ():
+                if env_name not in environments:
+                    listed = ", ".join(self.environments) or "none"
+                    yield where, f"unknown environment {env_name} (defined: {listed})"
+
+        for group_name, group in self.groups.items():
+            for index, check in enumerate(group.checks):
+                where: Path_ = ("groups", group_name, "checks", index, "only_env")
+                yield from env_problems(check.only_env, where)
+        login_captures = {
+            capture
+            for identity in self.identities.values()
+            for step in identity.steps or ()
+            for capture in step.capture
+        }
+        for flow_name, flow in self.flows.items():
+            at: Path_ = ("flows", flow_name)
+            if flow_name in self.groups:
+                yield at, f"flow {flow_name} has the name of a group; name it differently"
+            yield from env_problems(flow.only_env, (*at, "only_env"))
+            for name in flow.identities or ():
+                if name not in known:
+                    yield (*at, "identities"), f"unknown identity {name} {defined}"
+            available = {*self.vars, *GENERATED, *login_captures}
+            for env in self.environments.values():
+                available |= set(env.vars)
+            for index, step in enumerate(flow.steps):
+                where = (*at, "steps", index)
+                if step.identities is not None:
+                    yield (
+                        (*where, "identities"),
+                        "a step runs as its flow's identities; set identities on the flow",
+                    )
+                if step.only_env is not None:
+                    yield (*where, "only_env"), "set only_env on the flow, not on a step"
+                if isinstance(step.expect, dict):
+                    for identity in self.flow_identities(flow):
+                        if identity not in step.expect:
+                            yield (
+                                (*where, "expect"),
+                                f"runs as {identity} but expects nothing of it",
+                            )
+                for used in request_placeholders(step):
+                    if used not in available:
+                        yield (
+                            where,
+                            f"uses {{{used}}}, which no earlier step captures (nor vars, a "
+                            "login or a generated value: uuid, random_int, timestamp, run_id)",
+                        )
+                available |= set(step.capture)
 
 
 @dataclass(frozen=True)
@@ -783,6 +963,9 @@ class PlannedCheck:
         """Seconds the whole check may take, connecting to the last byte of the body."""
         return self.total_timeout or 2 * self.timeout
 
+    # generated data: the manifest's vars (and the run's run_id) for `{name}` placeholders
+    values: Mapping[str, str] = dataclass_field(default_factory=dict, compare=False)
+
     @property
     def field(self) -> str:
         return f"groups.{self.group}[{self.index}]"
@@ -790,6 +973,46 @@ class PlannedCheck:
     @property
     def expect(self) -> Expect:
         return self.check.expect_for(self.identity)
+
+
+@dataclass(frozen=True)
+class PlannedFlow:
+    """A flow ready to run as one identity: its steps, in order (see `Manifest.planned_flows`)."""
+
+    name: str
+    identity: str
+    steps: tuple[PlannedCheck, ...]
+
+
+# Placeholders whose values the crawler makes up (see crawler/values.py).
+GENERATED = frozenset({"uuid", "random_int", "timestamp", "run_id"})
+
+_PLACEHOLDER_NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _text(value: Scalar) -> str:
+    # A var's value as it is written into a path, header or body.
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings(item)
+
+
+def request_placeholders(check: Check) -> list[str]:
+    """The `{name}` placeholders a check's request uses (path, query, headers, body)."""
+    texts = [check.path, *check.headers.values(), *map(str, check.query.values())]
+    texts += _strings(check.json_body)
+    texts += [str(value) for value in (check.form or {}).values()]
+    names = (m[1] for text in texts for m in _PLACEHOLDER_NAME.finditer(text) if m[1])
+    return list(dict.fromkeys(names))
 
 
 def json_schema() -> dict[str, Any]:
@@ -804,6 +1027,12 @@ def json_schema() -> dict[str, Any]:
     schema["$defs"]["Group"]["properties"]["checks"]["items"] = check
     schema["properties"]["groups"]["additionalProperties"] = {
         "anyOf": [{"$ref": "#/$defs/Group"}, {"type": "array", "items": check, "minItems": 1}]
+    }
+    # flows: a step may be one line too, and a flow a plain list of steps
+    step = {"anyOf": [{"$ref": "#/$defs/FlowStep"}, shorthand]}
+    schema["$defs"]["Flow"]["properties"]["steps"]["items"] = step
+    schema["properties"]["flows"]["additionalProperties"] = {
+        "anyOf": [{"$ref": "#/$defs/Flow"}, {"type": "array", "items": step, "minItems": 1}]
     }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "crawler manifest"
@@ -1002,7 +1231,8 @@ def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = 
     except ValidationError as exc:
         raise ManifestError(_issues(exc, data, reader.lines, file)) from None
     problems = []
-    for path, message in manifest.identity_problems():
+    every = [*manifest.identity_problems(), *manifest.flow_problems()]  # flows: checked too
+    for path, message in every:
         located = _data_path(path, data)  # a list-form group has no "checks" level
         line = _line_of(located, reader.lines)
         problems.append(ManifestIssue(file, line, format_field(located), message))
@@ -1062,6 +1292,10 @@ def _model_at(path: Path_) -> type[BaseModel]:
     if path[:1] == ("groups",):
         # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
         return Group if len(path) == 3 else Check
+    if path[:1] == ("flows",):  # flows: flows.F.x, flows.F.steps[0].x, ...capture.c.x
+        if "capture" in path:
+            return Capture
+        return Flow if len(path) == 3 else FlowStep
     if path[:1] == ("environments",):
         if path[2:3] != ("identities",):
             return Environment
@@ -1098,6 +1332,8 @@ def _message(error: Any, path: Path_) -> str:
         return "required field is missing"
     if kind == "too_short":
         what = "a group needs at least one check" if len(path) == 2 else "at least one is needed"
+        if path[:1] == ("flows",) and len(path) == 2:  # flows
+            what = "a flow needs at least one step"
         return f"{json.dumps(error.get('input'), default=str)} is empty; {what}"
     if kind == "extra_forbidden":
         model = _model_at(path)

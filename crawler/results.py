@@ -188,6 +188,10 @@ class CheckResult(BaseModel):
         default=None, description="With a baseline: the verdict and status then (`FAIL 404`)."
     )
     change: Change | None = Field(default=None, description="With a baseline: what changed.")
+    # flows: the flow this result is a step of (its group is the flow, its index the step)
+    flow: str | None = Field(
+        default=None, description="The flow this result is a step of; `index` is the step."
+    )
 
     @property
     def status(self) -> int | None:
@@ -283,6 +287,8 @@ class Run(BaseModel):
         default=(), description="With a baseline: results it had that this run has not."
     )
     results: tuple[CheckResult, ...]
+    # generated data: the run's `{run_id}`, the same in every request of it
+    run_id: str | None = Field(default=None, description="The run's {run_id} placeholder.")
 
     def notices(self) -> list[str]:
         """What every report must say before its results: settings that weaken them."""
@@ -324,7 +330,15 @@ def group_label(group: str, results: Iterable[CheckResult]) -> str:
     """`Billing (17/17 PASS)`: passed out of all checks in the group."""
     items = list(results)
     passed = sum(1 for r in items if r.verdict == "PASS")
+    if items and items[0].flow is not None:  # flows: `Flow Bookings CRUD (4/5 PASS)`
+        return f"Flow {group} ({passed}/{len(items)} PASS)"
     return f"{group} ({passed}/{len(items)} PASS)"
+
+
+def title_name(run: Run) -> str:
+    """What a report's title calls the run: its name, and its environment when it has one
+    (`Demo API · staging`)."""
+    return f"{run.name} · {run.environment}" if run.environment else run.name
 
 
 def failures_first(results: Iterable[CheckResult]) -> list[CheckResult]:

@@ -9,6 +9,7 @@ produce a Run of what finished.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,12 +21,14 @@ import anyio
 import httpx
 
 from crawler import engine, mismatch, netconfig, redact, routes, verdict
+from crawler import flows as flows_
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import CrawlerError, UsageError
-from crawler.manifest import Manifest, PlannedCheck, url_problem
+from crawler.manifest import Manifest, PlannedCheck, PlannedFlow, url_problem
 from crawler.redact import Redactor
 from crawler.results import CheckResult, IdentityStatus, Run, RunSettings
+from crawler.values import RUN_ID, new_run_id
 
 INTERRUPTED = "not finished: the run was interrupted"
 # `--probe` sends at most this many requests per run.
@@ -147,6 +150,7 @@ def execute(
     observer: Observer | None = None,
     probe: int = 0,
     checks: Sequence[PlannedCheck] | None = None,
+    flows: Sequence[PlannedFlow] | None = None,
 ) -> Run:
     """Log in, crawl every check x identity, diagnose the 404s; return the Run.
 
@@ -157,14 +161,26 @@ def execute(
     with at most that many GET, HEAD or OPTIONS requests (see `_probe`). Never raises for
     a network failure; an interrupted run returns what finished, the rest SKIP, with
     `interrupted=True`.
+
+    `flows` are the planned flows to run alongside the checks (by default every flow of
+    the manifest; see `crawler.flows`); their steps' results follow the checks'. Every
+    request of the run fills `{run_id}` with the same value, recorded as `Run.run_id`.
     """
     checks = list(checks) if checks is not None else loaded.planned(settings.timeout)
+    # flows and generated data: the run's id for `{run_id}`, and the flows to run
+    run_id = new_run_id()
+    checks = [_with_run_id(planned, run_id) for planned in checks]
+    flows = [
+        dataclasses.replace(flow, steps=tuple(_with_run_id(step, run_id) for step in flow.steps))
+        for flow in (flows if flows is not None else loaded.planned_flows(settings.timeout))
+    ]
+    steps = flows_.steps_of(flows)
     inventory_secrets = redact.url_secrets(place.location) if place and place.kind != "file" else []
     redactor = Redactor(
         [*loaded.secrets, *target.secrets, *inventory_secrets, *_network_secrets(loaded, settings)]
     )
     observer = _hiding(observer or Observer(), redactor)
-    used = {planned.identity for planned in checks}
+    used = {planned.identity for planned in [*checks, *steps]}
     identities = {name: i for name, i in loaded.identities.items() if name in used}
     state = _State()
 
@@ -173,7 +189,7 @@ def execute(
         observer.on_result(result)
 
     preview = verdict.mutation_preview(
-        checks,
+        [*checks, *flows_.sendable(flows, allow_mutations=settings.allow_mutations)],
         allow_mutations=settings.allow_mutations,
         base_url=None if target.in_process else target.url_without_userinfo,
     )
@@ -206,15 +222,33 @@ def execute(
                 )
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
-            await engine.crawl(
-                checks,
-                sessions,
-                settings,
-                redactor=redactor,
-                on_result=on_result,
-                deadline_at=deadline_at,
-                pace=pace,
-            )
+            # flows: run concurrently with the checks, within the same limits
+            limiter = anyio.CapacityLimiter(settings.concurrency)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(
+                    functools.partial(
+                        flows_.run_flows,
+                        flows,
+                        sessions,
+                        settings,
+                        redactor,
+                        on_result=on_result,
+                        first=len(checks),
+                        limiter=limiter,
+                        pace=pace,
+                        deadline_at=deadline_at,
+                    )
+                )
+                await engine.crawl(
+                    checks,
+                    sessions,
+                    settings,
+                    redactor=redactor,
+                    on_result=on_result,
+                    deadline_at=deadline_at,
+                    pace=pace,
+                    limiter=limiter,
+                )
             if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
                 state.document = await _fetch(client, place, place.location, observer)
@@ -228,8 +262,9 @@ def execute(
             if probe > 0:
                 done = [state.done[index] for index in sorted(state.done)]
                 state.inventory = inventory_for(done, place, state.document, observer)
+                sent = {i: r for i, r in state.done.items() if i < len(checks)}  # not flows
                 state.probed = await _probe(
-                    checks, state.done, sessions, state.inventory, settings, probe, observer, pace
+                    checks, sent, sessions, state.inventory, settings, probe, observer, pace
                 )
 
     started = datetime.now(UTC)
@@ -239,7 +274,11 @@ def execute(
         _run_unwrapped(main)
     except KeyboardInterrupt:  # before the signal watcher started
         interrupted = True
-    results = engine.fill_unsent(checks, state.done, target, INTERRUPTED, redactor)
+    results = engine.fill_unsent([*checks, *steps], state.done, target, INTERRUPTED, redactor)
+    results[len(checks) :] = [  # flows: every step's result names its flow
+        flows_.as_step(result, step.group)
+        for result, step in zip(results[len(checks) :], steps, strict=True)
+    ]
     run = Run(
         name=loaded.name,
         manifest=str(manifest_path),
@@ -258,11 +297,17 @@ def execute(
         ),
         identities=tuple(state.statuses.values()) if loaded.identities else (),
         results=tuple(results),
+        run_id=run_id,
+        environment=loaded.environment,
     )
     inventory = state.inventory
     if inventory is None:
         inventory = inventory_for(run.results, place, state.document, observer)
     return confirm(mismatch.annotate(run, inventory), state.probed, redactor)
+
+
+def _with_run_id(planned: PlannedCheck, run_id: str) -> PlannedCheck:
+    return dataclasses.replace(planned, values={**planned.values, RUN_ID: run_id})
 
 
 def _hiding(observer: Observer, redactor: Redactor) -> Observer:

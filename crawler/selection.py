@@ -36,7 +36,7 @@ from fnmatch import fnmatchcase
 from typing import Literal, assert_never, get_args
 
 from crawler.errors import UsageError
-from crawler.manifest import PlannedCheck
+from crawler.manifest import PlannedCheck, PlannedFlow
 
 Kind = Literal["group", "tag", "method", "path", "name"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -168,12 +168,17 @@ class Selection:
 
 
 def select(
-    planned: Sequence[PlannedCheck], selection: Selection, defined: Sequence[str]
+    planned: Sequence[PlannedCheck],
+    selection: Selection,
+    defined: Sequence[str],
+    *,
+    allow_empty: bool = False,  # flows: when flows were selected, no check may be left
 ) -> list[PlannedCheck]:
     """The planned checks `selection` keeps, in manifest order.
 
     `defined` are the manifest's identity names. Raises `UsageError` (exit 2) for an
-    `--identity` that is not one of them, and when nothing is left to send.
+    `--identity` that is not one of them, and when nothing is left to send (unless
+    `allow_empty`: flows are left to send).
     """
     unknown = [name for name in selection.identities if name not in defined]
     if unknown:
@@ -181,7 +186,7 @@ def select(
             f"--identity {unknown[0]}: no such identity; the manifest defines {', '.join(defined)}."
         )
     kept = [item for item in planned if selection.keeps(item)]
-    if kept:
+    if kept or allow_empty:
         return kept
     if selection.shard is not None:
         unsharded = Selection(selection.only, selection.skip, selection.identities)
@@ -205,3 +210,27 @@ def _describe(selection: Selection) -> str:
     if selection.identities:
         parts.append("--identity " + ",".join(selection.identities))
     return " ".join(parts) or "the selection"
+
+
+# --- flows ---------------------------------------------------------------------------------
+
+
+def select_flows(flows: Sequence[PlannedFlow], selection: Selection) -> list[PlannedFlow]:
+    """The planned flows `selection` keeps, whole (a flow is never cut into pieces).
+
+    Rule: a flow, as one identity, is kept when `--identity` names that identity, any of
+    its steps matches `--only` (selectors see the flow's name as `group:`), none matches
+    `--skip`, and `--shard` holds its first step (a flow's steps stay in one shard).
+    """
+    kept = []
+    for flow in flows:
+        if selection.identities and flow.identity not in selection.identities:
+            continue
+        if selection.only and not any(s.matches(p) for p in flow.steps for s in selection.only):
+            continue
+        if any(s.matches(p) for p in flow.steps for s in selection.skip):
+            continue
+        if selection.shard is not None and not selection.shard.holds(flow.steps[0]):
+            continue
+        kept.append(flow)
+    return kept

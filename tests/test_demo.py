@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from crawler import engine, manifest
+from crawler import engine, manifest, runner
 from crawler.demo.__main__ import main
 from crawler.demo.app import (
+    BOOKINGS,
     CSRF_COOKIE,
     OPERATIONS,
     SESSION_COOKIE,
@@ -381,6 +382,10 @@ async def test_openapi_lists_the_real_routes_and_nothing_else(client: httpx.Asyn
         ("GET", "/api/audit-logs"),
         ("GET", "/api/audit-logs/{id}"),
         ("GET", "/api/reports/export"),
+        ("POST", "/api/bookings"),
+        ("GET", "/api/bookings/{id}"),
+        ("PUT", "/api/bookings/{id}"),
+        ("DELETE", "/api/bookings/{id}"),
     }
 
 
@@ -569,3 +574,34 @@ def test_a_busy_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
             main(["--port", str(busy.getsockname()[1])])
     assert exit_info.value.code == 2
     assert "try --port 0" in capsys.readouterr().err
+
+
+# --- the demo's flow -----------------------------------------------------------------------------
+
+
+def test_demo_flow_creates_reads_updates_and_deletes_a_booking(tmp_path: Path) -> None:
+    spec = manifest.load(DEMO_SPEC, environ={})
+    settings = engine.Settings(timeout=spec.defaults.timeout)
+    run = runner.execute(spec, DEMO_SPEC, engine.Target(app=spec.app), settings)
+    flow = [r for r in run.results if r.flow == "Bookings CRUD"]
+    assert [(r.identity, r.cell) for r in flow] == [
+        ("admin", "PASS 201"),
+        ("admin", "PASS 200"),
+        ("admin", "PASS 304"),
+        ("admin", "PASS 200"),
+        ("admin", "PASS 204"),
+        ("admin", "PASS 404"),
+    ]
+    assert run.results[-6:] == tuple(flow)  # after every check, in step order
+    assert BOOKINGS == {}  # the flow left nothing behind
+    assert flow[0].request.body == '{"room":"Orion"}'
+
+
+def test_demo_environments_resolve_without_a_network() -> None:
+    spec = manifest.load(DEMO_SPEC, environ={})
+    assert set(spec.environments) == {"local", "staging"}
+    local = spec.for_environment("local")
+    assert (local.app, local.environment) == ("crawler.demo.app:app", "local")
+    staging = spec.for_environment("staging")
+    assert (staging.base_url, staging.app) == ("http://127.0.0.1:8000", None)
+    assert staging.values == {"room": "Orion-staging"}

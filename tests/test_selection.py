@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -428,7 +429,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
             "--identity ops: no such identity; the manifest defines admin, viewer, anonymous.",
         ),
         (("--shard", "4/3"), "--shard 4/3: write K/N with 1 <= K <= N"),
-        (("--env", "staging"), "--env staging: the manifest defines no environments"),
+        (("--env", "qa"), "--env qa: no such environment; the manifest defines local, staging."),
         (("--only", "group:Nope"), "nothing selected: no check matches --only group:Nope"),
     ],
 )
@@ -478,7 +479,8 @@ def test_run_sends_only_the_selection(tmp_path: Path) -> None:
 def test_run_records_the_environment(tmp_path: Path) -> None:
     spec = tmp_path / "envs.yaml"
     spec.write_text(
-        DEMO.read_text(encoding="utf-8")
+        # The demo's own environments are replaced by these two.
+        re.sub(r"\nenvironments:\n(?:[ #].*\n|\n)*", "\n", DEMO.read_text(encoding="utf-8"))
         + "\nenvironments:\n  staging: {headers: {X-Env: staging}}\n  production: {}\n",
         encoding="utf-8",
     )

@@ -13,6 +13,9 @@ it can be golden-tested:
     GET /api/users           200  to a viewer too: the admin-only check is missing
     GET /api/slow            200  after 0.2 s
 
+Bookings are an in-memory CRUD resource for the demo's flow: POST /api/bookings (201 with
+an id and an ETag), GET (304 when If-None-Match matches), PUT and DELETE /api/bookings/{id}.
+
 Signing in works like NextAuth's credentials provider:
 
     GET  /api/auth/csrf                  {"csrfToken": ...} plus the next-auth.csrf-token cookie
@@ -377,6 +380,68 @@ async def reports_export(request: Request) -> Response:
     )
 
 
+# --- bookings: in-memory CRUD for the demo's flow (specs/demo.yaml `flows:`) --------------------
+
+# Bookings live in memory, ids from a counter: a flow creates one and deletes it again.
+BOOKINGS: dict[str, dict[str, Any]] = {}
+_BOOKING_IDS = itertools.count(1)
+
+
+def _booking(booking: dict[str, Any], status: int = 200) -> Response:
+    etag = f'"{booking["id"]}-v{booking["version"]}"'
+    return JSONResponse(booking, status_code=status, headers={"ETag": etag})
+
+
+async def _room(request: Request) -> str | None:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return None
+    room = body.get("room") if isinstance(body, dict) else None
+    return room if isinstance(room, str) and room else None
+
+
+async def bookings_create(request: Request) -> Response:
+    """Book a room (body `{"room": "Orion"}`); answers the booking with its id and ETag."""
+    room = await _room(request)
+    if room is None:
+        return JSONResponse({"detail": "room is required"}, status_code=422)
+    booking_id = f"bk_{next(_BOOKING_IDS)}"
+    booking: dict[str, Any] = {"id": booking_id, "room": room, "version": 1}
+    BOOKINGS[booking_id] = booking
+    return _booking(booking, 201)
+
+
+async def bookings_get(request: Request) -> Response:
+    """One booking; 304 when If-None-Match is its ETag."""
+    booking = BOOKINGS.get(request.path_params["id"])
+    if booking is None:
+        return _not_found("booking")
+    etag = f'"{booking["id"]}-v{booking["version"]}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return _booking(booking)
+
+
+async def bookings_update(request: Request) -> Response:
+    """Move a booking to another room (body `{"room": ...}`)."""
+    booking = BOOKINGS.get(request.path_params["id"])
+    if booking is None:
+        return _not_found("booking")
+    room = await _room(request)
+    if room is None:
+        return JSONResponse({"detail": "room is required"}, status_code=422)
+    booking.update(room=room, version=booking["version"] + 1)
+    return _booking(booking)
+
+
+async def bookings_delete(request: Request) -> Response:
+    """Cancel a booking."""
+    if BOOKINGS.pop(request.path_params["id"], None) is None:
+        return _not_found("booking")
+    return Response(status_code=204)
+
+
 # --- the route table: drives the router, the access checks and /openapi.json -------------------
 
 Access = Literal["public", "member", "admin"]
@@ -446,6 +511,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET", "/api/audit-logs/{id:int}", audit_logs_get, documented=(200, 404), access="admin"
     ),
     Operation("GET", "/api/reports/export", reports_export),
+    # bookings: the demo flow's CRUD
+    Operation("POST", "/api/bookings", bookings_create, documented=(201, 422), access="member"),
+    Operation(
+        "GET", "/api/bookings/{id}", bookings_get, documented=(200, 304, 404), access="member"
+    ),
+    Operation(
+        "PUT", "/api/bookings/{id}", bookings_update, documented=(200, 404, 422), access="member"
+    ),
+    Operation(
+        "DELETE", "/api/bookings/{id}", bookings_delete, documented=(204, 404), access="member"
+    ),
 )
 
 

@@ -49,6 +49,7 @@ from crawler.results import (
     shown_verdicts,
     summarize,
     tally,
+    title_name,  # environments: titles name it
 )
 
 # GitHub shows at most 1 MiB of summary per step and drops the rest; keep a margin.
@@ -234,7 +235,7 @@ class _Budget:
 
 def _head(run: Run, line: str, passed: int, total: int, mark: str) -> list[str]:
     return [
-        f"## {mark} {text(run.name)} verification: {passed}/{total} PASS",
+        f"## {mark} {text(title_name(run))} verification: {passed}/{total} PASS",
         "",
         f"**{text(line)}**",
         "",

@@ -47,6 +47,7 @@ from crawler.results import (
     group_label,
     shown_verdicts,
     tally,
+    title_name,  # environments: titles name it
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -189,7 +190,7 @@ def render(run: Run) -> str:
         .get_template("report.html.j2")
         .render(
             run=run,
-            title=f"{run.name} verification ({counts['PASS']}/{len(run.results)} PASS)",
+            title=f"{title_name(run)} verification ({counts['PASS']}/{len(run.results)} PASS)",
             started=started_text(run),
             duration=duration_text(run),
             verdicts=verdicts,

@@ -10,7 +10,13 @@ from crawler.reports import check_name, diagnosis_of, flaky_text, started_text
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import identity_names, shows_identity
 from crawler.reports.mismatches import cause_label, suggestion
-from crawler.results import CheckResult, Response, Run, TransportError
+from crawler.results import (
+    CheckResult,
+    Response,
+    Run,
+    TransportError,
+    title_name,  # environments: titles name it
+)
 
 # What XML 1.0 cannot carry at all, not even as a character reference: C0 controls other
 # than tab, newline and carriage return, lone surrogates, U+FFFE and U+FFFF. A body from
@@ -45,7 +51,7 @@ def render(run: Run) -> str:
     well-formed document; ElementTree escapes the rest.
     """
     several = len(identity_names(run)) > 1
-    root = ET.Element("testsuites", _counts(run.name, run.results, f"{run.duration_s:.3f}"))
+    root = ET.Element("testsuites", _counts(title_name(run), run.results, f"{run.duration_s:.3f}"))
     for group, results in run.groups().items():
         suite = ET.SubElement(
             root,

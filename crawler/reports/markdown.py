@@ -32,6 +32,7 @@ from crawler.results import (
     group_label,
     shown_verdicts,
     tally,
+    title_name,  # environments: titles name it
 )
 
 # Characters that would end a table cell, start a link, raw HTML or inline code, or escape
@@ -81,7 +82,7 @@ def render(run: Run) -> str:
     counts = tally(run.results)
     verdicts = shown_verdicts(run.results)
     total = len(run.results)
-    lines = [f"# {text(run.name)} verification ({counts['PASS']}/{total} PASS)", ""]
+    lines = [f"# {text(title_name(run))} verification ({counts['PASS']}/{total} PASS)", ""]
     if run.interrupted:
         lines += [
             "> **Interrupted:** the run was stopped before every check finished; "
