@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.assertions import Assertions, JsonCondition
 from crawler.errors import ManifestError, ManifestIssue, UsageError
 from crawler.redact import SECRET_ENV_NAME, is_secret_name
 from crawler.results import Known
@@ -297,6 +298,13 @@ class Check(_Request):
         default=None,
         description="A known failure: {ticket: T2-3, status: BACKLOG, reason: ...}; "
         "failing is XFAIL (does not fail the run), passing is XPASS (close the ticket?).",
+    )
+    # Body assertions (crawler/assertions.py): what the answer's body and headers must hold.
+    assert_: Assertions | None = Field(
+        default=None,
+        alias="assert",
+        description="Assertions on the answer: json (JSONPath conditions), contains, "
+        "not_contains, headers, max_bytes, schema.",
     )
 
     @property
@@ -1000,6 +1008,8 @@ _MODELS: dict[str, type[BaseModel]] = {"defaults": Defaults}
 
 def _model_at(path: Path_) -> type[BaseModel]:
     """The model an unknown field at `path` was written in (whose fields are allowed there)."""
+    if path[:1] == ("groups",) and "assert" in path:  # body assertions
+        return JsonCondition if "json" in path[path.index("assert") :] else Assertions
     if path[:1] == ("groups",):
         # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
         return Group if len(path) == 3 else Check
