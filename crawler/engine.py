@@ -33,12 +33,13 @@ from typing import Any, Literal
 import anyio
 import httpx
 
-from crawler import auth, redact, verdict
+from crawler import assertions, auth, redact, stubs, verdict
 from crawler.auth import MissingCapture, Session, fill, fill_data
 from crawler.errors import TargetError
 from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
 from crawler.redact import Redactor
 from crawler.results import (
+    BodyFacts,
     CheckResult,
     ErrorCode,
     NotSent,
@@ -91,6 +92,8 @@ class Settings:
     deadline: float | None = None
     rate: float | None = None
     per_host: int | None = None
+    # Stub detection: keep `BodyFacts` of every answer for the rules run after the crawl.
+    detect_stubs: bool = True
 
 
 class Pace:
@@ -461,7 +464,9 @@ async def check_one(
             session.client, request, planned.timeout, settings, redactor, pace
         )
         reauthenticated = True
-    result = _result(planned, request_info(request, redactor), observation, redactor)
+    result = _result(
+        planned, request_info(request, redactor), observation, redactor, session.captures
+    )
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
     return await _retried(session, planned, settings, redactor, result, deadline_at, pace)
@@ -501,7 +506,9 @@ async def _retried(
         observation = await observe(
             session.client, request, planned.timeout, settings, redactor, pace
         )
-        result = _result(planned, request_info(request, redactor), observation, redactor)
+        result = _result(
+            planned, request_info(request, redactor), observation, redactor, session.captures
+        )
     if attempts == 1:
         return result
     return result.model_copy(
@@ -615,12 +622,18 @@ def fill_unsent(
 
 
 def _result(
-    planned: PlannedCheck, request: RequestInfo, observation: Observation, redactor: Redactor
+    planned: PlannedCheck,
+    request: RequestInfo,
+    observation: Observation,
+    redactor: Redactor,
+    values: Mapping[str, str] | None = None,
 ) -> CheckResult:
     check = planned.check
-    judgement = verdict.with_known(
-        verdict.judge(check, observation, planned.identity), planned.known
-    )
+    judged = verdict.judge(check, observation, planned.identity)
+    failed = _asserted(planned, observation, values, redactor) if judged.verdict == "PASS" else []
+    if failed:  # body assertions: a right status with a wrong body fails
+        judged = verdict.Judgement("FAIL", failed[0])
+    judgement = verdict.with_known(judged, planned.known)
     reason = judgement.reason
     if isinstance(observation, Response) and observation.note and judgement.verdict != "PASS":
         # Rule: what the crawler did to the answer (a body cut at the cap) is said with the
@@ -629,6 +642,9 @@ def _result(
     if judgement.verdict in ("PASS", "XPASS") and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
+    if isinstance(observation, Response) and observation._body is not None:
+        observation = observation.model_copy()
+        observation._body = None  # judged: the whole body is not kept
     return CheckResult(
         group=planned.group,
         index=planned.index,
@@ -643,7 +659,35 @@ def _result(
         verdict=judgement.verdict,
         reason=reason,
         known=planned.known,
+        assertions=tuple(failed),
     )
+
+
+def _asserted(
+    planned: PlannedCheck,
+    observation: Observation,
+    values: Mapping[str, str] | None,
+    redactor: Redactor,
+) -> list[str]:
+    """Every body assertion of the check the answer fails, as redacted text (see
+    `assertions.evaluate`); none when the check has none or they do not apply."""
+    spec = planned.check.assert_
+    if spec is None or not isinstance(observation, Response):
+        return []
+    if not assertions.applies(planned.check.expects_2xx, observation.status):
+        return []
+    body = observation._body if observation._body is not None else b""
+    answer = assertions.Answer(
+        observation.status, observation.headers, body, observation.body_bytes, observation.truncated
+    )
+
+    def fill(text: str) -> str | None:
+        try:
+            return auth.fill(text, values or {})
+        except MissingCapture:
+            return None
+
+    return [redactor.text(str(failure)) for failure in assertions.evaluate(spec, answer, fill)]
 
 
 def build_request(
@@ -750,7 +794,7 @@ async def _observe(
     else:
         excerpt = body.data[: settings.excerpt_cap * 4]
         text = excerpt.decode(response.encoding or "utf-8", errors="replace")
-    return Response(
+    observed = Response(
         status=response.status_code,
         reason_phrase=response.reason_phrase,
         headers=redactor.headers(_raw_headers(response.headers)),
@@ -759,6 +803,25 @@ async def _observe(
         truncated=body.truncated,
         note=f"body over {_amount(settings.body_cap)} cap, truncated" if body.truncated else "",
         elapsed_ms=elapsed(),
+        facts=_facts(body, response, request, settings, redactor),
+    )
+    if not body.compressed:
+        observed._body = body.data  # for body assertions (see `_result`); never saved
+    return observed
+
+
+def _facts(
+    body: Body,
+    response: httpx.Response,
+    request: httpx.Request,
+    settings: Settings,
+    redactor: Redactor,
+) -> BodyFacts | None:
+    """What stub detection keeps of a whole body (None when off, or cut, or compressed)."""
+    if not settings.detect_stubs or body.truncated or body.compressed:
+        return None
+    return stubs.facts(
+        body.data, response.headers.get("content-type"), request.content or None, redactor.text
     )
 
 

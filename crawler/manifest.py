@@ -311,6 +311,12 @@ class Check(_Request):
     def label(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def expects_2xx(self) -> bool:
+        """Whether any identity is expected to get a 2xx (body assertions then judge 2xx only)."""
+        expects = self.expect.values() if isinstance(self.expect, dict) else [self.expect]
+        return any(2 in e.classes or any(200 <= c < 300 for c in e.codes) for e in expects)
+
     def expect_for(self, identity: str) -> Expect:
         """What this check expects when sent as `identity`."""
         if isinstance(self.expect, dict):

@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import engine, mismatch, redact, routes, verdict
+from crawler import assertions, engine, mismatch, redact, routes, stubs, verdict
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import CrawlerError, UsageError
@@ -185,6 +185,10 @@ def execute(
                 )
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
+            # Body assertions: `schema: {from: openapi}` needs the document before the crawl.
+            if any(assertions.uses_openapi(planned.check.assert_) for planned in checks):
+                state.document = await _document(place, sessions, settings, observer)
+                checks[:] = _bound(checks, place, state.document)
             await engine.crawl(
                 checks,
                 sessions,
@@ -194,7 +198,9 @@ def execute(
                 deadline_at=deadline_at,
                 pace=pace,
             )
-            if place is not None and place.kind == "path":
+            if state.document is not None:
+                pass  # read before the crawl already
+            elif place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
                 state.document = await _fetch(client, place, place.location, observer)
             elif place is not None and place.kind == "url":
@@ -236,6 +242,8 @@ def execute(
         identities=tuple(state.statuses.values()) if loaded.identities else (),
         results=tuple(results),
     )
+    if settings.detect_stubs:  # likely stubs: PASS -> STUB with the rule and its evidence
+        run = stubs.detect(run)
     inventory = state.inventory
     if inventory is None:
         inventory = inventory_for(run.results, place, state.document, observer)
@@ -275,6 +283,57 @@ def _declared(place: InventoryPlace, document: str | None) -> routes.Inventory |
     if document is None:
         return None
     return routes.from_openapi(routes.load_document(document, place.label), place.label)
+
+
+async def _document(
+    place: InventoryPlace | None,
+    sessions: Mapping[str, Session],
+    settings: Settings,
+    observer: Observer,
+) -> str | None:
+    """The OpenAPI document's text, read before the crawl for `schema: {from: openapi}`
+    (as it is read after the crawl for the inventory), or None."""
+    if place is None or not place.openapi:
+        return None
+    if place.kind == "file":
+        try:
+            return Path(place.location).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    if place.kind == "path":
+        client = next(iter(sessions.values())).client
+        return await _fetch(client, place, place.location, observer)
+    own_target = Target(base_url=place.location)
+    async with engine.open_client(own_target, settings) as own:
+        return await _fetch(own, place, own_target.url_without_userinfo, observer)
+
+
+def _bound(
+    checks: Sequence[PlannedCheck], place: InventoryPlace | None, document: str | None
+) -> list[PlannedCheck]:
+    """The checks with `schema: {from: openapi}` given their operation's documented
+    response schemas (or the reason there are none, which their assertion then reports)."""
+    data: dict[str, object] | None = None
+    problem = None
+    if place is None:
+        problem = "no OpenAPI document (set inventory: {openapi: ...})"
+    elif document is None:
+        problem = f"OpenAPI document {place.label} not read"
+    else:
+        try:
+            data = routes.load_document(document, place.label)
+        except routes.InventoryError as exc:
+            problem = str(exc)
+    bound = []
+    for planned in checks:
+        spec = planned.check.assert_
+        if spec is not None and assertions.uses_openapi(spec):
+            spec = assertions.bind(spec, data, planned.check.method, planned.check.path, problem)
+            planned = dataclasses.replace(
+                planned, check=planned.check.model_copy(update={"assert_": spec})
+            )
+        bound.append(planned)
+    return bound
 
 
 async def _fetch(
