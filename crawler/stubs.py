@@ -314,15 +314,18 @@ def always_empty(results: Sequence[CheckResult]) -> Found:
         found = _facts(result)
         if found is not None and found.is_json and found.collections:
             routes[(result.method, _template(result))].append(index)
+    empty = {
+        route: indexes
+        for route, indexes in routes.items()
+        if all(not any(_collections(results[i]).values()) for i in indexes)
+    }
+    # Data a sibling route gave: any 2xx answer counts, passing or not (a leak is data too).
     data_for: dict[tuple[str, str], set[str]] = defaultdict(set)  # (module, identity) -> routes
-    empty: dict[tuple[str, str], list[int]] = {}
-    for route, indexes in routes.items():
-        lengths = [_collections(results[i]) for i in indexes]
-        if all(not any(c.values()) for c in lengths):
-            empty[route] = indexes
-        for i, c in zip(indexes, lengths, strict=True):
-            if any(c.values()):
-                data_for[(module_of(route[1]), results[i].identity)].add(f"{route[0]} {route[1]}")
+    for result in results:
+        status = result.status or 0
+        if 200 <= status < 300 and any(_collections(result).values()):
+            template = _template(result)
+            data_for[(module_of(template), result.identity)].add(f"{result.method} {template}")
     flagged: Found = {}
     for (_, template), indexes in empty.items():
         for i in indexes:
