@@ -188,7 +188,7 @@ def execute(
             # Body assertions: `schema: {from: openapi}` needs the document before the crawl.
             if any(assertions.uses_openapi(planned.check.assert_) for planned in checks):
                 state.document = await _document(place, sessions, settings, observer)
-                checks[:] = _bound(checks, place, state.document)
+                checks[:] = bind_schemas(checks, place, state.document)
             await engine.crawl(
                 checks,
                 sessions,
@@ -308,7 +308,7 @@ async def _document(
         return await _fetch(own, place, own_target.url_without_userinfo, observer)
 
 
-def _bound(
+def bind_schemas(
     checks: Sequence[PlannedCheck], place: InventoryPlace | None, document: str | None
 ) -> list[PlannedCheck]:
     """The checks with `schema: {from: openapi}` given their operation's documented
