@@ -96,7 +96,8 @@ def test_equals_fills_captured_values_as_the_request_does() -> None:
     values = {"org_id": "org_42", "user_id": "7"}
 
     def fill(text: str) -> str | None:
-        from crawler.auth import MissingCapture, fill as fill_
+        from crawler.auth import MissingCapture
+        from crawler.auth import fill as fill_
 
         try:
             return fill_(text, values)
@@ -141,7 +142,8 @@ def test_contains_and_not_contains() -> None:
         (
             {"content-type": "application/json"},
             [
-                'header content-type: expected application/json, got "application/json; charset=utf-8"'
+                "header content-type: expected application/json, "
+                'got "application/json; charset=utf-8"'
             ],
         ),
         (
@@ -372,7 +374,8 @@ def test_the_manifest_reads_every_kind() -> None:
         ('json: {"$.a": {type: list}}', "m.yaml:8: groups.G[0].assert.json.$.a.type:"),
         (
             'json: {"$.a": {colour: red}}',
-            "m.yaml:8: groups.G[0].assert.json.$.a.colour: unknown field; allowed here: exists, equals, type, len, matches",
+            "m.yaml:8: groups.G[0].assert.json.$.a.colour: unknown field; "
+            "allowed here: exists, equals, type, len, matches",
         ),
         ('json: {"$.a": {}}', "m.yaml:8: groups.G[0].assert.json.$.a: an empty condition"),
         (
@@ -382,12 +385,14 @@ def test_the_manifest_reads_every_kind() -> None:
         ("schema: {type: nope}", "m.yaml:8: groups.G[0].assert.schema: not a valid JSON Schema"),
         (
             "schema: {from: swagger}",
-            'm.yaml:8: groups.G[0].assert.schema: schema from "swagger": the only source is openapi',
+            'm.yaml:8: groups.G[0].assert.schema: schema from "swagger": '
+            "the only source is openapi",
         ),
         ("max_bytes: 0", "m.yaml:8: groups.G[0].assert.max_bytes:"),
         (
             "colour: red",
-            "m.yaml:8: groups.G[0].assert.colour: unknown field; allowed here: json, contains, not_contains, headers, max_bytes, schema",
+            "m.yaml:8: groups.G[0].assert.colour: unknown field; "
+            "allowed here: json, contains, not_contains, headers, max_bytes, schema",
         ),
     ],
 )
