@@ -593,17 +593,17 @@ def test_cli_writes_the_manifest_and_check_accepts_it(tmp_path: Path) -> None:
     out = tmp_path / "specs" / "demo.yaml"
     code, _, err = invoke("import", "openapi", str(_write_demo_document(tmp_path)), "-o", str(out))
     assert code == 0, err
-    assert f"{out}: 21 checks in 12 groups, 3 with {{TODO_...}} placeholders" in err
+    assert f"{out}: 25 checks in 14 groups, 4 with {{TODO_...}} placeholders" in err
     assert "identities read API_KEY from the environment" in err
     code, listing, warnings = invoke("check", str(out), env={"API_KEY": "k"})
     assert code == 0, warnings
-    assert f"{out}: valid. Demo API: 21 checks in 12 groups" in listing
+    assert f"{out}: valid. Demo API: 25 checks in 14 groups" in listing
     assert (
         "warning: groups.users[2] GET /api/users/{TODO_id}: unresolved placeholder {TODO_id}: "
         "fill in a real value"
     ) in warnings
-    assert warnings.count("unresolved placeholder {TODO_id}") == 3
-    assert "3 checks have unresolved placeholders; `crawler run` SKIPs them" in warnings
+    assert warnings.count("unresolved placeholder {TODO_id}") == 4
+    assert "4 checks have unresolved placeholders; `crawler run` SKIPs them" in warnings
 
 
 def test_check_is_quiet_about_manifests_without_placeholders(tmp_path: Path) -> None:
