@@ -425,3 +425,14 @@ def test_every_report_renders_stubs_and_the_totals() -> None:
 def test_the_verdict_counts_include_stub() -> None:
     run = stubs.detect(demo_run())
     assert Counter(r.verdict for r in run.results) == {"PASS": 2, "STUB": 2}
+
+
+def test_a_stub_answered_as_expected_for_baselines_and_metrics() -> None:
+    from crawler import metrics
+    from crawler.baseline import change_of
+
+    stub = stubs.detect(demo_run()).results[1]
+    failed = stub.model_copy(update={"verdict": "FAIL"})
+    assert change_of(failed, stub) == "FIXED"
+    assert change_of(stub, failed) == "REGRESSED"
+    assert metrics.success(stub) == 1
