@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -436,3 +439,22 @@ def test_a_stub_answered_as_expected_for_baselines_and_metrics() -> None:
     assert change_of(failed, stub) == "FIXED"
     assert change_of(stub, failed) == "REGRESSED"
     assert metrics.success(stub) == 1
+
+
+def test_the_cli_warns_of_stubs_and_gates_on_them_only_when_asked(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parent.parent / "specs" / "demo.yaml"
+    command = [sys.executable, "-m", "crawler", "run", str(demo), "--out", str(tmp_path)]
+    command += ["--only", "group:Analytics & Feedback", "--format", "md", "-q"]
+    warned = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert warned.returncode == 0, warned.stderr
+    assert "Likely stubs: 5" in warned.stdout  # notifications' siblings were not selected
+    assert "STUB" in warned.stdout and "placeholder_values" in warned.stdout
+    assert "## Likely stubs" in (tmp_path / "report.md").read_text()
+    gated = subprocess.run(
+        [*command, "--fail-on", "stubs"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert gated.returncode == 1, gated.stderr
+    off = subprocess.run(
+        [*command, "--no-detect-stubs"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert off.returncode == 0 and "STUB" not in off.stdout
