@@ -28,12 +28,19 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jsonpath
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.exceptions import best_match
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 JsonType = Literal["array", "object", "string", "number", "bool", "null"]
 
@@ -147,6 +154,22 @@ class SchemaSpec(BaseModel):
         return data
 
 
+# What the manifest's JSON Schema says of `schema:` (as written, not as `SchemaSpec` holds it).
+_SCHEMA_SPEC_SCHEMA: dict[str, Any] = {
+    "description": "An inline JSON Schema for the body, or {from: openapi} for the documented one.",
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {"from": {"const": "openapi"}},
+            "required": ["from"],
+            "additionalProperties": False,
+        },
+        {"type": "object", "not": {"required": ["from"]}},  # an inline JSON Schema
+        {"type": "null"},
+    ],
+}
+
+
 class Assertions(BaseModel):
     """A check's `assert:` block. See the module docstring."""
 
@@ -159,7 +182,7 @@ class Assertions(BaseModel):
         default_factory=dict, description="Header -> exact value, or a regex starting with ^."
     )
     max_bytes: int | None = Field(default=None, gt=0, description="Body size at most.")
-    schema_: SchemaSpec | None = Field(
+    schema_: Annotated[SchemaSpec | None, WithJsonSchema(_SCHEMA_SPEC_SCHEMA)] = Field(
         default=None, alias="schema", description="A JSON Schema, or {from: openapi}."
     )
 

@@ -528,3 +528,18 @@ def test_old_runs_load_without_the_new_fields(tmp_path: Path) -> None:
     path.write_text(json.dumps(old))
     run = load_run(path)
     assert run.results[0].stub is None and run.results[0].assertions == ()
+
+
+def test_the_manifest_json_schema_accepts_the_demo_assertions() -> None:
+    """Editors validate manifests with `crawler schema`: the demo's `assert:` blocks pass it,
+    and `schema: {from: ...}` other than openapi does not."""
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(manifest.json_schema())
+    data = yaml.safe_load((Path(__file__).parent.parent / "specs" / "demo.yaml").read_text())
+    data = {key: value for key, value in data.items() if not key.startswith("x-")}
+    assert list(validator.iter_errors(data)) == []
+    check = {"path": "/x", "assert": {"schema": {"from": "swagger"}}}
+    bad = {"version": 1, "name": "t", "groups": {"G": [check]}}
+    assert list(validator.iter_errors(bad)) != []
