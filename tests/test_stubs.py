@@ -156,21 +156,21 @@ def test_same_body_negatives(results: list[CheckResult]) -> None:
 # --- placeholder_values ------------------------------------------------------------------------
 
 HARDCODED = {
-    "period": "2024-Q1",
-    "total_calls": 12345,
-    "avg_duration_s": 312,
-    "top_agent": "John Doe",
-    "top_agent_email": "test@example.com",
-    "notes": "TODO: wire to the warehouse",
-    "region": "N/A",
+    "month": "2024-05",
+    "revenue_cents": 123456,
+    "orders": 42,
+    "best_customer": "Jane Doe",
+    "contact": "foo@bar.com",
+    "comment": "FIXME: real numbers",
+    "country": "N/A",
 }
 
 
 def test_hard_coded_placeholder_figures_are_flagged_with_the_values() -> None:
     found = flagged([result("/api/analytics/summary", HARDCODED)])
     assert found[0].rule == "placeholder_values"
-    assert found[0].evidence.startswith("4 of 7 values are placeholders: $.total_calls = 12345")
-    assert '$.top_agent_email = "test@example.com"' in found[0].evidence
+    assert found[0].evidence.startswith("4 of 7 values are placeholders: $.revenue_cents = 123456")
+    assert '$.contact = "foo@bar.com"' in found[0].evidence
 
 
 def test_lorem_ipsum_and_na_everywhere() -> None:
