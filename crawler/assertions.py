@@ -415,15 +415,19 @@ def response_schemas(document: Mapping[str, Any], method: str, path: str) -> dic
     """
     from crawler import routes  # the inventory's path matching, so both agree on a route
 
-    operation = None
-    for template, item in (document.get("paths") or {}).items():
-        if isinstance(item, dict) and routes.path_matches(template, path.split("?", 1)[0]):
-            operation = item.get(method.lower())
-            if isinstance(operation, dict):
-                break
-            operation = None
-    if operation is None:
+    prefix = routes.base_path(document)
+    bare = path.split("?", 1)[0]
+    operations = [
+        (str(template).count("{"), item[method.lower()])
+        for template, item in (document.get("paths") or {}).items()
+        if isinstance(item, dict)
+        and isinstance(item.get(method.lower()), dict)
+        and routes.path_matches(prefix + str(template), bare)
+    ]
+    if not operations:
         return f"the OpenAPI document has no operation {method} {path}"
+    # `/users/me` before `/users/{id}`: the template with the fewest parameters serves it.
+    operation = min(operations, key=lambda found: found[0])[1]
     schemas: dict[str, Any] = {}
     for status, response in (operation.get("responses") or {}).items():
         schema = _response_schema(document, response)

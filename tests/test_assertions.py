@@ -543,3 +543,22 @@ def test_the_manifest_json_schema_accepts_the_demo_assertions() -> None:
     check = {"path": "/x", "assert": {"schema": {"from": "swagger"}}}
     bad = {"version": 1, "name": "t", "groups": {"G": [check]}}
     assert list(validator.iter_errors(bad)) != []
+
+
+def test_the_operation_with_the_fewest_parameters_serves_a_path_under_the_base_path() -> None:
+    def ok(schema_type: str) -> dict[str, Any]:
+        content = {"application/json": {"schema": {"type": schema_type}}}
+        return {"get": {"responses": {"200": {"content": content}}}}
+
+    document = {
+        "openapi": "3.1.0",
+        "servers": [{"url": "https://api.example.test/api"}],
+        "paths": {"/users/{id}": ok("object"), "/users/me": ok("array")},
+    }
+    me = response_schemas(document, "GET", "/api/users/me")
+    one = response_schemas(document, "GET", "/api/users/7")
+    assert isinstance(me, dict) and me["200"]["allOf"] == [{"type": "array"}]
+    assert isinstance(one, dict) and one["200"]["allOf"] == [{"type": "object"}]
+    assert response_schemas(document, "POST", "/api/users/7") == (
+        "the OpenAPI document has no operation POST /api/users/7"
+    )
