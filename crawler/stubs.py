@@ -227,6 +227,11 @@ def _sent_path(result: CheckResult) -> str:
     return urlsplit(result.request.url).path
 
 
+def _sent_url(result: CheckResult) -> str:
+    parts = urlsplit(result.request.url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def _template(result: CheckResult) -> str:
     """The route of a result: placeholders and values in its written path become `{}`."""
     parts = [
@@ -244,30 +249,47 @@ def _nontrivial(facts: BodyFacts, result: CheckResult) -> bool:
 
 
 def same_body_for_params(results: Sequence[CheckResult]) -> Found:
-    """Rule: two or more different path-parameter values of one route (`/calls/1`,
-    `/calls/2`; or `{org_id}` captured differently by two identities) answer the same
-    non-trivial body. Real records differ; a hard-coded one does not."""
+    """Rule: two or more different parameter values answer the same non-trivial body:
+    different path parameters of one route (`/calls/1`, `/calls/2`), or one check whose
+    URL differs per identity because a captured `{org_id}` does (in its path or query).
+    Real records differ; a hard-coded one does not. The same URL asked by several
+    identities (a catalogue) is one value, not several."""
     routes: dict[tuple[str, str], list[int]] = defaultdict(list)
+    checks: dict[tuple[str, int], list[int]] = defaultdict(list)
     for index, result in enumerate(results):
         found = _facts(result)
-        if found is not None and "{}" in _template(result) and _nontrivial(found, result):
+        if found is None or not _nontrivial(found, result):
+            continue
+        checks[(result.group, result.index)].append(index)
+        if "{}" in _template(result):
             routes[(result.method, _template(result))].append(index)
     flagged: Found = {}
-    for (method, _), indexes in routes.items():
-        by_digest: dict[str, list[int]] = defaultdict(list)
-        for index in indexes:
-            by_digest[_digest_of(results[index])].append(index)
-        for same in by_digest.values():
-            paths = sorted({_sent_path(results[i]) for i in same})
-            if len(paths) < 2:
-                continue
-            size = results[same[0]].observation
-            nbytes = size.body_bytes if isinstance(size, Response) else 0
-            shown = " and ".join(paths[:2]) + (
-                f" (+{len(paths) - 2} more)" if len(paths) > 2 else ""
-            )
-            evidence = f"{method} {shown} answer the same {nbytes}-byte body"
-            flagged.update((i, Stub(rule="same_body_for_params", evidence=evidence)) for i in same)
+    for indexes in routes.values():
+        flagged.update(_same_body(results, indexes, _sent_path))
+    for indexes in checks.values():
+        flagged.update(_same_body(results, indexes, _sent_url))
+    return flagged
+
+
+def _same_body(
+    results: Sequence[CheckResult], indexes: list[int], value: Callable[[CheckResult], str]
+) -> Found:
+    """The results among `indexes` whose body another `value` (path, URL) answered too."""
+    by_digest: dict[str, list[int]] = defaultdict(list)
+    for index in indexes:
+        by_digest[_digest_of(results[index])].append(index)
+    flagged: Found = {}
+    for same in by_digest.values():
+        values = sorted({value(results[i]) for i in same})
+        if len(values) < 2:
+            continue
+        first = results[same[0]]
+        size = first.observation.body_bytes if isinstance(first.observation, Response) else 0
+        more = f" (+{len(values) - 2} more)" if len(values) > 2 else ""
+        evidence = (
+            f"{first.method} {' and '.join(values[:2])}{more} answer the same {size}-byte body"
+        )
+        flagged.update((i, Stub(rule="same_body_for_params", evidence=evidence)) for i in same)
     return flagged
 
 

@@ -458,3 +458,27 @@ def test_the_cli_warns_of_stubs_and_gates_on_them_only_when_asked(tmp_path: Path
         [*command, "--no-detect-stubs"], capture_output=True, text=True, timeout=120, check=False
     )
     assert off.returncode == 0 and "STUB" not in off.stdout
+
+
+def test_a_captured_query_parameter_that_differs_per_identity_but_gets_the_same_body() -> None:
+    subscription = {"orgId": "org_1", "plan": "pro", "seats": 3, "status": "active"}
+    path = "/api/billing/subscription"
+    results = [
+        result(path, subscription, sent=f"{path}?orgId=org_1"),
+        result(path, subscription, identity="viewer", sent=f"{path}?orgId=org_2"),
+    ]
+    found = stubs.find(results)  # one check (index 0) sent as two identities
+    assert {i: s.rule for i, s in found.items()} == {
+        0: "same_body_for_params",
+        1: "same_body_for_params",
+    }
+    assert found[0].evidence == (
+        f"GET {path}?orgId=org_1 and {path}?orgId=org_2 answer the same "
+        f"{len(json.dumps(subscription))}-byte body"
+    )
+    # Both identities in one organization: the same URL, the same body, as it should be.
+    same_org = [
+        result(path, subscription, sent=f"{path}?orgId=org_1"),
+        result(path, subscription, identity="viewer", sent=f"{path}?orgId=org_1"),
+    ]
+    assert stubs.find(same_org) == {}
