@@ -126,9 +126,9 @@ class BodyFacts(BaseModel):
 
     model_config = _frozen
 
-    digest: str = Field(description="sha256 (16 hex) of the body; of its canonical JSON if JSON.")
+    digest: str = Field(description="sha256 (16 hex digits) of the body.")
     is_json: bool = False
-    leaves: int = Field(default=0, description="Scalar values in the JSON body.")
+    leaves: int = Field(default=0, description="Scalar values in the JSON body (up to 1000).")
     strings: int = Field(default=0, description="String and number values looked at for markers.")
     collections: dict[str, int] = Field(
         default_factory=dict, description="JSONPath -> length of each array near the top."

@@ -93,6 +93,9 @@ _TIME_FIELD = re.compile(
 # Arrays deeper than this are a record's own lists, not the answer's collections.
 _COLLECTION_DEPTH = 2
 _MARKERS_KEPT = 3
+# Values looked at in one body: the share of placeholders is as clear in a sample, and a
+# large body costs no more than this.
+_SCAN_LIMIT = 1000
 
 
 def facts(
@@ -109,15 +112,14 @@ def facts(
         data, is_json = None, False
     if not is_json:
         return BodyFacts(digest=_digest(body))
-    canonical = _canonical(data)
     scan = _Scan(clean)
     scan.walk(data, "$", 0)
-    echo = request_body is not None and _json_echo(request_body, canonical)
+    echo = request_body is not None and _json_echo(request_body, data)
     time_fields = tuple(
         f"$.{key}" for key in (data if isinstance(data, dict) else {}) if _TIME_FIELD.match(key)
     )
     return BodyFacts(
-        digest=_digest(canonical.encode()),
+        digest=_digest(body),
         is_json=True,
         leaves=scan.leaves,
         strings=scan.values,
@@ -134,18 +136,14 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_echo(request_body: bytes, canonical: str) -> bool:
+def _json_echo(request_body: bytes, data: Any) -> bool:
     # Rule: the answer is the request's JSON body itself, a non-trivial object (two or more
     # fields): nothing was stored, no id or timestamp was added.
     try:
         sent = json.loads(request_body)
     except (ValueError, UnicodeDecodeError):
         return False
-    return isinstance(sent, dict) and len(sent) >= 2 and _canonical(sent) == canonical
+    return isinstance(sent, dict) and len(sent) >= 2 and sent == data
 
 
 class _Scan:
@@ -160,15 +158,18 @@ class _Scan:
         self.markers: list[str] = []
 
     def walk(self, node: Any, path: str, depth: int) -> None:
+        if self.leaves >= _SCAN_LIMIT and depth > _COLLECTION_DEPTH:
+            return  # enough values seen: only the collections near the top are still wanted
         if isinstance(node, dict):
             for key, value in node.items():
                 self.walk(value, f"{path}.{key}", depth + 1)
         elif isinstance(node, list):
             if depth <= _COLLECTION_DEPTH:
                 self.collections[path] = len(node)
+            item_path = f"{path}[*]"
             for item in node:
-                self.walk(item, f"{path}[*]", depth + 1)
-        else:
+                self.walk(item, item_path, depth + 1)
+        elif self.leaves < _SCAN_LIMIT:
             self.leaf(node, path)
 
     def leaf(self, value: Any, path: str) -> None:
