@@ -482,3 +482,15 @@ def test_a_captured_query_parameter_that_differs_per_identity_but_gets_the_same_
         result(path, subscription, identity="viewer", sent=f"{path}?orgId=org_1"),
     ]
     assert stubs.find(same_org) == {}
+
+
+def test_a_large_body_is_sampled_and_its_collections_still_measured() -> None:
+    body = {
+        "items": [{"id": n, "name": f"Customer {n}", "city": "Leeds"} for n in range(5000)],
+        "tags": [],
+        "total": 5000,
+    }
+    found = stubs.facts(json.dumps(body).encode())
+    assert found.leaves == 1000
+    assert found.collections == {"$.items": 5000, "$.tags": 0}
+    assert rules([result("/api/customers", body)]) == {}
