@@ -317,6 +317,8 @@ def bind_schemas(
     problem = None
     if place is None:
         problem = "no OpenAPI document (set inventory: {openapi: ...})"
+    elif not place.openapi:
+        problem = f"the inventory {place.label} is a route list, not an OpenAPI document"
     elif document is None:
         problem = f"OpenAPI document {place.label} not read"
     else:

@@ -562,3 +562,54 @@ def test_the_operation_with_the_fewest_parameters_serves_a_path_under_the_base_p
     assert response_schemas(document, "POST", "/api/users/7") == (
         "the OpenAPI document has no operation POST /api/users/7"
     )
+
+
+def run_manifest(tmp_path: Path, text: str) -> Any:
+    from crawler import runner
+
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    loaded = manifest.load(path, environ={})
+    assert loaded.app is not None
+    return runner.execute(
+        loaded,
+        path,
+        engine.Target(app=loaded.app),
+        engine.Settings(),
+        place=runner.inventory_place(loaded, path, None),
+    )
+
+
+SCHEMA_CHECKS = """\
+version: 1
+name: schemas
+app: crawler.demo.app:app
+{inventory}
+groups:
+  G:
+    - {{path: /api/billing/plans, assert: {{schema: {{from: openapi}}}}}}
+    - {{path: /api/health, assert: {{schema: {{from: openapi}}}}}}
+"""
+
+
+def test_the_runner_reads_the_document_before_the_crawl_for_openapi_schemas(
+    tmp_path: Path,
+) -> None:
+    run = run_manifest(
+        tmp_path, SCHEMA_CHECKS.format(inventory="inventory: {openapi: /openapi.json}")
+    )
+    plans, health = run.results
+    assert plans.verdict == "PASS", plans.reason
+    assert health.verdict == "FAIL"
+    assert health.reason == (
+        "schema: expected a documented JSON schema for 200, got none in the OpenAPI document"
+    )
+    assert run.inventory is not None  # the document served the 404 diagnosis too
+
+
+def test_without_an_openapi_inventory_the_schema_assertion_says_so(tmp_path: Path) -> None:
+    run = run_manifest(tmp_path, SCHEMA_CHECKS.format(inventory=""))
+    assert {r.reason for r in run.results} == {
+        "schema: expected the documented response schema, got no OpenAPI document "
+        "(set inventory: {openapi: ...})"
+    }
