@@ -20,7 +20,7 @@ from crawler.results import Change, CheckResult, Run, Verdict
 Key = tuple[str, str, str, str, int]
 
 _FAILING: frozenset[Verdict] = frozenset({"FAIL", "ERROR"})
-_PASSING: frozenset[Verdict] = frozenset({"PASS", "XPASS"})
+_PASSING: frozenset[Verdict] = frozenset({"PASS", "XPASS", "STUB"})  # a STUB answered as expected
 
 
 def change_of(was: CheckResult | None, now: CheckResult) -> Change:

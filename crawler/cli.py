@@ -236,11 +236,20 @@ def cli() -> None:
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["any", "regressions"]),
+    type=click.Choice(["any", "regressions", "stubs"]),
     default="any",
     show_default=True,
     help="What fails the run (exit 1): any FAIL or ERROR, or only REGRESSED results "
-    "against --baseline (to adopt crawler on a backend that already has failures).",
+    "against --baseline (to adopt crawler on a backend that already has failures), "
+    "or any FAIL, ERROR or likely STUB (stubs).",
+)
+# Stub detection: flag 200s with fake, empty or echoed data (STUB, a warning by default).
+@click.option(
+    "--detect-stubs/--no-detect-stubs",
+    default=True,
+    show_default=True,
+    help="Flag passing answers that look like stubs (same body for different ids, "
+    "placeholder values, always-empty lists, echoed requests) as STUB, with evidence.",
 )
 @click.option(
     "--annotations",
@@ -317,6 +326,7 @@ def run(
     transport: str,
     baseline: Path | None,
     fail_on: str,
+    detect_stubs: bool,
     annotations: bool,
     retries: int,
     deadline: float | None,
@@ -377,6 +387,7 @@ def run(
             rate=rate,
             per_host=per_host,
             network=options,
+            detect_stubs=detect_stubs,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         flows = select_flows(loaded.planned_flows(settings.timeout), selection)  # flows
@@ -417,7 +428,7 @@ def run(
         run_,
         out,
         chosen,
-        fail_on="regressions" if fail_on == "regressions" else "any",
+        fail_on=_fail_on(fail_on),
         annotations=annotations,
     )
     _publish(run_, update_docs, metrics_file, pushgateway)
@@ -528,6 +539,11 @@ class _Progress:
 
         if isinstance(self._live, Progress):
             self._live.stop()
+
+
+def _fail_on(choice: str) -> FailOn:
+    """`--fail-on`'s choice as the `summarize` policy."""
+    return "regressions" if choice == "regressions" else "stubs" if choice == "stubs" else "any"
 
 
 def _finish(

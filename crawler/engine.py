@@ -32,12 +32,13 @@ from typing import Any, Literal
 import anyio
 import httpx
 
-from crawler import auth, netconfig, redact, verdict
+from crawler import assertions, auth, netconfig, redact, stubs, verdict
 from crawler.auth import MissingCapture, Session, fill, fill_data
 from crawler.errors import TargetError
 from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
 from crawler.redact import Redactor
 from crawler.results import (
+    BodyFacts,
     CheckResult,
     ErrorCode,
     NotSent,
@@ -94,6 +95,8 @@ class Settings:
     per_host: int | None = None
     # TLS, proxy and headers of every request (issue: network options)
     network: netconfig.NetworkOptions = field(default_factory=netconfig.NetworkOptions)
+    # Stub detection: keep `BodyFacts` of every answer for the rules run after the crawl.
+    detect_stubs: bool = True
 
 
 class Pace:
@@ -476,7 +479,9 @@ async def check_one(
             planned.whole_timeout,
         )
         reauthenticated = True
-    result = _result(planned, request_info(request, redactor), observation, redactor)
+    result = _result(
+        planned, request_info(request, redactor), observation, redactor, session.captures
+    )
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
     return await _retried(session, planned, settings, redactor, result, deadline_at, pace)
@@ -540,7 +545,9 @@ async def check_step(
             planned.whole_timeout,
         )
         reauthenticated = True
-    result = _result(planned, request_info(request, redactor), answer.observation, redactor)
+    values = {**session.captures, **captured}
+    info = request_info(request, redactor)
+    result = _result(planned, info, answer.observation, redactor, values)
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
     return result, answer
@@ -587,7 +594,9 @@ async def _retried(
             pace,
             planned.whole_timeout,
         )
-        result = _result(planned, request_info(request, redactor), observation, redactor)
+        result = _result(
+            planned, request_info(request, redactor), observation, redactor, session.captures
+        )
     if attempts == 1:
         return result
     return result.model_copy(
@@ -701,12 +710,18 @@ def fill_unsent(
 
 
 def _result(
-    planned: PlannedCheck, request: RequestInfo, observation: Observation, redactor: Redactor
+    planned: PlannedCheck,
+    request: RequestInfo,
+    observation: Observation,
+    redactor: Redactor,
+    values: Mapping[str, str] | None = None,
 ) -> CheckResult:
     check = planned.check
-    judgement = verdict.with_known(
-        verdict.judge(check, observation, planned.identity), planned.known
-    )
+    judged = verdict.judge(check, observation, planned.identity)
+    failed = _asserted(planned, observation, values, redactor) if judged.verdict == "PASS" else []
+    if failed:  # body assertions: a right status with a wrong body fails
+        judged = verdict.Judgement("FAIL", failed[0])
+    judgement = verdict.with_known(judged, planned.known)
     reason = judgement.reason
     if isinstance(observation, Response) and observation.note and judgement.verdict != "PASS":
         # Rule: what the crawler did to the answer (a body cut at the cap) is said with the
@@ -715,6 +730,9 @@ def _result(
     if judgement.verdict in ("PASS", "XPASS") and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
+    if isinstance(observation, Response) and observation._body is not None:
+        observation = observation.model_copy()
+        observation._body = None  # judged: the whole body is not kept
     return CheckResult(
         group=planned.group,
         index=planned.index,
@@ -729,7 +747,37 @@ def _result(
         verdict=judgement.verdict,
         reason=reason,
         known=planned.known,
+        assertions=tuple(failed),
     )
+
+
+def _asserted(
+    planned: PlannedCheck,
+    observation: Observation,
+    values: Mapping[str, str] | None,
+    redactor: Redactor,
+) -> list[str]:
+    """Every body assertion of the check the answer fails, as redacted text (see
+    `assertions.evaluate`); none when the check has none or they do not apply."""
+    spec = planned.check.assert_
+    if spec is None or not isinstance(observation, Response):
+        return []
+    if not assertions.applies(planned.check.expects_2xx, observation.status):
+        return []
+    body = observation._body if observation._body is not None else b""
+    answer = assertions.Answer(
+        observation.status, observation.headers, body, observation.body_bytes, observation.truncated
+    )
+
+    known = Values(values or {}, planned.values)  # captures, then vars and run_id
+
+    def fill(text: str) -> str | None:
+        try:
+            return auth.fill(text, known)
+        except MissingCapture:
+            return None
+
+    return [redactor.text(str(failure)) for failure in assertions.evaluate(spec, answer, fill)]
 
 
 def build_request(
@@ -906,8 +954,26 @@ async def _answer(
         truncated=body.truncated,
         note=f"body over {_amount(settings.body_cap)} cap, truncated" if body.truncated else "",
         elapsed_ms=elapsed(),
+        facts=_facts(body, response, request, settings, redactor),
     )
+    if not body.compressed:
+        observation._body = body.data  # for body assertions (see `_result`); never saved
     return Answer(observation, response, body)
+
+
+def _facts(
+    body: Body,
+    response: httpx.Response,
+    request: httpx.Request,
+    settings: Settings,
+    redactor: Redactor,
+) -> BodyFacts | None:
+    """What stub detection keeps of a whole body (None when off, or cut, or compressed)."""
+    if not settings.detect_stubs or body.truncated or body.compressed:
+        return None
+    return stubs.facts(
+        body.data, response.headers.get("content-type"), request.content or None, redactor.text
+    )
 
 
 def _amount(size: int) -> str:

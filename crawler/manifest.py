@@ -43,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.assertions import Assertions, JsonCondition
 from crawler.errors import ManifestError, ManifestIssue, UsageError
 from crawler.redact import SECRET_ENV_NAME, is_secret_name
 from crawler.results import Known
@@ -315,10 +316,23 @@ class Check(_Request):
     only_env: tuple[str, ...] | None = Field(
         default=None, description="Send only when the run's --env is one of these."
     )
+    # Body assertions (crawler/assertions.py): what the answer's body and headers must hold.
+    assert_: Assertions | None = Field(
+        default=None,
+        alias="assert",
+        description="Assertions on the answer: json (JSONPath conditions), contains, "
+        "not_contains, headers, max_bytes, schema.",
+    )
 
     @property
     def label(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def expects_2xx(self) -> bool:
+        """Whether any identity is expected to get a 2xx (body assertions then judge 2xx only)."""
+        expects = self.expect.values() if isinstance(self.expect, dict) else [self.expect]
+        return any(2 in e.classes or any(200 <= c < 300 for c in e.codes) for e in expects)
 
     def expect_for(self, identity: str) -> Expect:
         """What this check expects when sent as `identity`."""
@@ -1289,6 +1303,8 @@ _MODELS: dict[str, type[BaseModel]] = {"defaults": Defaults}
 
 def _model_at(path: Path_) -> type[BaseModel]:
     """The model an unknown field at `path` was written in (whose fields are allowed there)."""
+    if path[:1] == ("groups",) and "assert" in path:  # body assertions
+        return JsonCondition if "json" in path[path.index("assert") :] else Assertions
     if path[:1] == ("groups",):
         # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
         return Group if len(path) == 3 else Check

@@ -34,6 +34,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from itertools import pairwise
 from typing import TypeVar
 
+from crawler import stubs
 from crawler.errors import UsageError
 from crawler.results import CheckResult, IdentityStatus, Run
 
@@ -83,7 +84,7 @@ def merge(runs: Sequence[Run], labels: Sequence[str] | None = None) -> Run:
     results = tuple(renamed(environment, result) for environment, result in placed)
     statuses = _statuses(runs, environments, order)
     first = runs[0]
-    return Run(
+    merged = Run(
         name=first.name,
         manifest=first.manifest,
         target=_targets(runs, matrix),
@@ -101,6 +102,8 @@ def merge(runs: Sequence[Run], labels: Sequence[str] | None = None) -> Run:
         gone=tuple(renamed(env, result) for env, result in _gone(runs)),
         results=results,
     )
+    # Stub detection compares results: run it again over them all (a shard saw only some).
+    return stubs.detect(merged)
 
 
 def merged_order(sequences: Iterable[Sequence[T]]) -> list[T]:

@@ -47,7 +47,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PUSH_PATH = "/metrics/job/crawler"
 
 CHECK_LABELS = ("group", "check", "identity")
-_SUCCESS: frozenset[Verdict] = frozenset({"PASS", "XPASS"})
+_SUCCESS: frozenset[Verdict] = frozenset({"PASS", "XPASS", "STUB"})  # a STUB answered as expected
 
 
 def render(run: Run) -> str:
@@ -63,7 +63,7 @@ def push_url(gateway: str) -> str:
 
 
 def success(result: CheckResult) -> int | None:
-    """1 for PASS or XPASS, 0 for FAIL, ERROR or XFAIL, None (no series) for SKIP."""
+    """1 for PASS, XPASS or STUB, 0 for FAIL, ERROR or XFAIL, None (no series) for SKIP."""
     if result.verdict == "SKIP":
         return None
     return 1 if result.verdict in _SUCCESS else 0

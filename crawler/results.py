@@ -15,14 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from crawler.errors import RunFileError
 
 RUN_SCHEMA = "crawler.run/1"
 
-Verdict = Literal["PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS"]
-VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS")
+Verdict = Literal["PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS", "STUB"]
+VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS", "STUB")
 # The verdicts every report shows; XFAIL and XPASS join them when a run has any.
 CORE_VERDICTS: tuple[Verdict, ...] = ("PASS", "FAIL", "ERROR", "SKIP")
 
@@ -34,6 +34,7 @@ SEVERITY: dict[Verdict, int] = {
     "XFAIL": 3,
     "SKIP": 4,
     "PASS": 5,
+    "STUB": 3,  # stub detection: answered, but likely fake data (a warning unless gated)
 }
 
 # Change statuses against a baseline run.
@@ -79,6 +80,10 @@ class Response(BaseModel):
         description="What the crawler did to the answer: 'body over 64 KiB cap, truncated'.",
     )
     elapsed_ms: float
+    # Stub detection (crawler/stubs.py): facts about the whole body, kept for every answer.
+    facts: BodyFacts | None = None
+    # Body assertions: the body as read (up to the cap), for judging only; never saved.
+    _body: bytes | None = PrivateAttr(default=None)
 
 
 class TransportError(BaseModel):
@@ -99,6 +104,51 @@ class NotSent(BaseModel):
 
     kind: Literal["not_sent"] = "not_sent"
     reason: str
+
+
+# --- stub detection: what is kept of a body, and a finding (see crawler/stubs.py) -----------
+
+StubRule = Literal[
+    "same_body_for_params",
+    "placeholder_values",
+    "always_empty",
+    "echoed_request",
+    "constant_samples",
+]
+
+
+class BodyFacts(BaseModel):
+    """What stub detection needs of a body, kept even when the body itself is not.
+
+    Computed by `stubs.facts` from the whole body read (up to the body cap); every text in
+    it is redacted and short.
+    """
+
+    model_config = _frozen
+
+    digest: str = Field(description="sha256 (16 hex digits) of the body.")
+    is_json: bool = False
+    leaves: int = Field(default=0, description="Scalar values in the JSON body (up to 1000).")
+    strings: int = Field(default=0, description="String and number values looked at for markers.")
+    collections: dict[str, int] = Field(
+        default_factory=dict, description="JSONPath -> length of each array near the top."
+    )
+    markers: tuple[str, ...] = Field(default=(), description="A few placeholder values found.")
+    marker_count: int = 0
+    weak_markers: int = Field(default=0, description="Values such as N/A or 'string'.")
+    time_fields: tuple[str, ...] = Field(
+        default=(), description="Fields that should change between samples (timestamps, counters)."
+    )
+    echo: bool = Field(default=False, description="The body is the request's JSON body verbatim.")
+
+
+class Stub(BaseModel):
+    """Why a passing answer looks like a stub: the rule that fired and its evidence."""
+
+    model_config = _frozen
+
+    rule: StubRule
+    evidence: str
 
 
 Observation = Annotated[Response | TransportError | NotSent, Field(discriminator="kind")]
@@ -192,6 +242,11 @@ class CheckResult(BaseModel):
     flow: str | None = Field(
         default=None, description="The flow this result is a step of; `index` is the step."
     )
+    # Body assertions and stub detection.
+    assertions: tuple[str, ...] = Field(
+        default=(), description="Every body assertion that failed (the first is in `reason`)."
+    )
+    stub: Stub | None = Field(default=None, description="STUB: the rule and its evidence.")
 
     @property
     def status(self) -> int | None:
@@ -364,14 +419,15 @@ EXIT_LOGIN = 3
 EXIT_INTERRUPTED = 130
 
 
-FailOn = Literal["any", "regressions"]
+FailOn = Literal["any", "regressions", "stubs"]
 
 
 def summarize(run: Run, fail_on: FailOn = "any") -> Summary:
     """`29 checks: 27 PASS, 1 FAIL, 1 ERROR, 0 SKIP in 1.32 s` and the exit code.
 
-    Exit 0 when every check is PASS, SKIP, XFAIL or XPASS; 1 when any is FAIL or ERROR
-    (with `fail_on="regressions"`: only when one REGRESSED against the baseline); 3 when an
+    Exit 0 when every check is PASS, SKIP, XFAIL, XPASS or STUB; 1 when any is FAIL or ERROR
+    (with `fail_on="regressions"`: only when one REGRESSED against the baseline; with
+    `fail_on="stubs"`: a STUB too); 3 when an
     identity's login was rejected (its checks SKIP; it outranks 1, since a broken login
     hides what those checks would say); 130 when the run was interrupted (outranks
     everything). A login that got no answer at all makes its checks ERROR: exit 1.
@@ -405,6 +461,8 @@ def summarize(run: Run, fail_on: FailOn = "any") -> Summary:
         code = EXIT_LOGIN
     elif fail_on == "regressions":
         code = EXIT_FAILED if changes(run)["REGRESSED"] else EXIT_OK
+    elif fail_on == "stubs":  # likely stubs gate too
+        code = EXIT_FAILED if counts["FAIL"] or counts["ERROR"] or counts["STUB"] else EXIT_OK
     elif counts["FAIL"] or counts["ERROR"]:
         code = EXIT_FAILED
     else:

@@ -247,6 +247,11 @@ def from_openapi(document: Mapping[str, Any], source: str = "openapi") -> Invent
     return Inventory(tuple(routes), source)
 
 
+def base_path(document: Mapping[str, Any]) -> str:
+    """The prefix every path of an OpenAPI/Swagger document is served under (`/api/v2`)."""
+    return _base_path(document)
+
+
 def _base_path(document: Mapping[str, Any]) -> str:
     # Swagger 2 has basePath; OpenAPI 3 may put a path in its first server's URL.
     if "swagger" in document:

@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import engine, mismatch, netconfig, redact, routes, verdict
+from crawler import assertions, engine, mismatch, netconfig, redact, routes, stubs, verdict
 from crawler import flows as flows_
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
@@ -222,6 +222,10 @@ def execute(
                 )
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
+            # Body assertions: `schema: {from: openapi}` needs the document before the crawl.
+            if any(assertions.uses_openapi(planned.check.assert_) for planned in checks):
+                state.document = await _document(place, sessions, settings, observer)
+                checks[:] = bind_schemas(checks, place, state.document)
             # flows: run concurrently with the checks, within the same limits
             limiter = anyio.CapacityLimiter(settings.concurrency)
             async with anyio.create_task_group() as tasks:
@@ -249,10 +253,12 @@ def execute(
                     pace=pace,
                     limiter=limiter,
                 )
-            if place is not None and place.kind == "path":
+            if state.document is not None or place is None:
+                pass  # read before the crawl already (for `schema: {from: openapi}`), or none
+            elif place.kind == "path":
                 client = next(iter(sessions.values())).client
                 state.document = await _fetch(client, place, place.location, observer)
-            elif place is not None and place.kind == "url":
+            elif place.kind == "url":
                 # Its own anonymous client: the identities' credentials stay with the target.
                 # A user:password@ in the URL is that client's basic auth, not part of the GET.
                 own_target = Target(base_url=place.location)
@@ -300,6 +306,8 @@ def execute(
         run_id=run_id,
         environment=loaded.environment,
     )
+    if settings.detect_stubs:  # likely stubs: PASS -> STUB with the rule and its evidence
+        run = stubs.detect(run)
     inventory = state.inventory
     if inventory is None:
         inventory = inventory_for(run.results, place, state.document, observer)
@@ -343,6 +351,59 @@ def _declared(place: InventoryPlace, document: str | None) -> routes.Inventory |
     if document is None:
         return None
     return routes.from_openapi(routes.load_document(document, place.label), place.label)
+
+
+async def _document(
+    place: InventoryPlace | None,
+    sessions: Mapping[str, Session],
+    settings: Settings,
+    observer: Observer,
+) -> str | None:
+    """The OpenAPI document's text, read before the crawl for `schema: {from: openapi}`
+    (as it is read after the crawl for the inventory), or None."""
+    if place is None or not place.openapi:
+        return None
+    if place.kind == "file":
+        try:
+            return Path(place.location).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    if place.kind == "path":
+        client = next(iter(sessions.values())).client
+        return await _fetch(client, place, place.location, observer)
+    own_target = Target(base_url=place.location)
+    async with engine.open_client(own_target, settings) as own:
+        return await _fetch(own, place, own_target.url_without_userinfo, observer)
+
+
+def bind_schemas(
+    checks: Sequence[PlannedCheck], place: InventoryPlace | None, document: str | None
+) -> list[PlannedCheck]:
+    """The checks with `schema: {from: openapi}` given their operation's documented
+    response schemas (or the reason there are none, which their assertion then reports)."""
+    data: dict[str, object] | None = None
+    problem = None
+    if place is None:
+        problem = "no OpenAPI document (set inventory: {openapi: ...})"
+    elif not place.openapi:
+        problem = f"the inventory {place.label} is a route list, not an OpenAPI document"
+    elif document is None:
+        problem = f"OpenAPI document {place.label} not read"
+    else:
+        try:
+            data = routes.load_document(document, place.label)
+        except routes.InventoryError as exc:
+            problem = str(exc)
+    bound = []
+    for planned in checks:
+        spec = planned.check.assert_
+        if spec is not None and assertions.uses_openapi(spec):
+            spec = assertions.bind(spec, data, planned.check.method, planned.check.path, problem)
+            planned = dataclasses.replace(
+                planned, check=planned.check.model_copy(update={"assert_": spec})
+            )
+        bound.append(planned)
+    return bound
 
 
 async def _fetch(

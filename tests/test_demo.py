@@ -386,6 +386,11 @@ async def test_openapi_lists_the_real_routes_and_nothing_else(client: httpx.Asyn
         ("GET", "/api/bookings/{id}"),
         ("PUT", "/api/bookings/{id}"),
         ("DELETE", "/api/bookings/{id}"),
+        # The stubbed routes (stub detection's demo).
+        ("GET", "/api/analytics/summary"),
+        ("GET", "/api/analytics/calls/{id}"),
+        ("GET", "/api/users/me/notifications"),
+        ("POST", "/api/feedback"),
     }
 
 
@@ -426,7 +431,7 @@ def test_demo_manifest_validates() -> None:
     spec = manifest.load(DEMO_SPEC, environ={})
     assert spec.app == "crawler.demo.app:app"
     assert spec.base_url is None
-    assert 3 <= len(spec.groups) <= 4
+    assert 3 <= len(spec.groups) <= 6
     assert {name: i.kind for name, i in spec.identities.items()} == {
         "admin": "login",
         "viewer": "login",
@@ -453,8 +458,13 @@ async def crawl_demo(environ: dict[str, str]) -> tuple[dict[str, str | None], li
     checks = spec.planned(settings.timeout)
     redactor = Redactor(spec.secrets)
     target = engine.Target(app=spec.app)
+    place = runner.inventory_place(spec, DEMO_SPEC, None)
     async with engine.open_sessions(target, settings, spec.identities, redactor) as sessions:
         failures = {name: session.failure for name, session in sessions.items()}
+        # `schema: {from: openapi}` checks get the document's schemas first, as the runner does.
+        client = next(iter(sessions.values())).client
+        document = (await client.get("/openapi.json")).text
+        checks = runner.bind_schemas(checks, place, document)
         results = await engine.crawl(checks, sessions, settings, redactor=redactor)
     return failures, results
 
@@ -474,6 +484,9 @@ EXPECTED_NOT_PASS: dict[Cell, tuple[str, str, int | None]] = {
     ("groups.Billing[8]", "anonymous"): ("GET /api/webhooks", "FAIL", 405),
     ("groups.Users[3]", "viewer"): ("GET /api/users", "FAIL", 200),
     ("groups.Recordings & Audit[0]", "admin"): ("GET /api/recordings", "FAIL", 404),
+    # A body assertion: the recording has no transcript_url (the anonymous 401 is not asserted).
+    ("groups.Recordings & Audit[1]", "admin"): ("GET /api/recordings/rec_001", "FAIL", 200),
+    ("groups.Recordings & Audit[1]", "viewer"): ("GET /api/recordings/rec_001", "FAIL", 200),
     ("groups.Recordings & Audit[3]", "admin"): ("GET /api/audit", "FAIL", 404),
     ("groups.Recordings & Audit[6]", "admin"): ("GET /api/reports/export", "FAIL", 500),
 }
@@ -536,7 +549,7 @@ async def test_a_wrong_viewer_password_skips_the_viewer_only() -> None:
     }
     assert others == {k: v for k, v in EXPECTED_NOT_PASS.items() if k[1] != "viewer"}
     admin = [r for r in results if r.identity == "admin"]
-    assert sum(r.verdict == "PASS" for r in admin) == len(admin) - 4  # 3 FAIL, 1 SKIP
+    assert sum(r.verdict == "PASS" for r in admin) == len(admin) - 5  # 4 FAIL, 1 SKIP
 
 
 # --- python -m crawler.demo --------------------------------------------------------------------
@@ -605,3 +618,60 @@ def test_demo_environments_resolve_without_a_network() -> None:
     staging = spec.for_environment("staging")
     assert (staging.base_url, staging.app) == ("http://127.0.0.1:8000", None)
     assert staging.values == {"room": "Orion-staging"}
+
+
+# --- stub detection on the demo ----------------------------------------------------------------
+
+# Every deliberate stub of the demo, flagged with its rule; no other result is STUB.
+EXPECTED_STUBS: dict[Cell, str] = {
+    ("groups.Analytics & Feedback[0]", "admin"): "placeholder_values",
+    ("groups.Analytics & Feedback[0]", "viewer"): "placeholder_values",
+    ("groups.Analytics & Feedback[1]", "admin"): "same_body_for_params",
+    ("groups.Analytics & Feedback[2]", "admin"): "same_body_for_params",
+    ("groups.Analytics & Feedback[3]", "admin"): "always_empty",
+    ("groups.Analytics & Feedback[3]", "viewer"): "always_empty",
+    ("groups.Analytics & Feedback[4]", "anonymous"): "echoed_request",
+}
+
+
+def run_demo(**settings: Any) -> Any:
+    """`crawler run specs/demo.yaml` as the CLI runs it: the Run, stubs detected."""
+    spec = manifest.load(DEMO_SPEC, environ={})
+    assert spec.app is not None
+    place = runner.inventory_place(spec, DEMO_SPEC, None)
+    return runner.execute(
+        spec,
+        DEMO_SPEC,
+        engine.Target(app=spec.app),
+        engine.Settings(concurrency=spec.defaults.concurrency, **settings),
+        place=place,
+    )
+
+
+def test_every_deliberate_stub_is_flagged_with_its_rule_and_no_honest_route() -> None:
+    run = run_demo()
+    by_cell = cells(list(run.results))
+    stubs = {
+        cell: r.stub.rule
+        for cell, r in by_cell.items()
+        if r.verdict == "STUB" and r.stub is not None
+    }
+    assert stubs == EXPECTED_STUBS
+    assert all(r.stub is not None for r in run.results if r.verdict == "STUB")
+    # Every other result is judged as without stub detection: the honest routes stay PASS.
+    not_pass = {
+        cell: (f"{r.method} {r.path}", r.verdict, r.status)
+        for cell, r in by_cell.items()
+        if r.verdict not in ("PASS", "STUB")
+    }
+    assert not_pass == EXPECTED_NOT_PASS
+    summary = by_cell[("groups.Analytics & Feedback[0]", "admin")]
+    assert summary.stub is not None and '"test@example.com"' in summary.stub.evidence
+    assert summary.reason.startswith("likely stub (placeholder_values): ")
+
+
+def test_without_stub_detection_the_stubs_pass() -> None:
+    run = run_demo(detect_stubs=False)
+    assert not any(r.verdict == "STUB" for r in run.results)
+    by_cell = cells(list(run.results))
+    assert all(by_cell[cell].verdict == "PASS" for cell in EXPECTED_STUBS)

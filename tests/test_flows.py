@@ -365,3 +365,28 @@ def test_only_flows_the_guard_lets_through_count_as_mutations_to_preview() -> No
     assert (
         preview == "will send 1 POST, 1 PUT, 1 DELETE to https://x.test (checks marked safe: true)"
     )
+
+
+def test_a_step_body_assertion_fails_the_step_and_cleanup_still_runs() -> None:
+    """Body assertions work on flow steps as on checks: `read` asserts the room the flow
+    created; a wrong expectation fails it with the path, expected and actual value, the
+    steps after it are skipped, and the cleanup still deletes the booking."""
+    app = BookingsApp()
+    text = CRUD.replace(
+        "    - name: read\n      path: /bookings/{{id}}\n",
+        "    - name: read\n      path: /bookings/{{id}}\n"
+        '      assert: {{json: {{"$.room": {{equals: "{room}"}}}}}}\n',
+    )
+    with serve(app) as base_url:
+        passing = execute(text.format(base_url=base_url, update_expect=200, room="{room}"))
+        failing = execute(text.format(base_url=base_url, update_expect=200, room="Red"))
+    assert [r.verdict for r in steps(passing)] == ["PASS"] * 6
+    assert verdicts(steps(failing)) == [
+        ("create", "PASS", ""),
+        ("read", "FAIL", '$.room: expected "Red", got "Blue"'),
+        ("update", "SKIP", PREVIOUS_FAILED),
+        ("read again", "SKIP", PREVIOUS_FAILED),
+        ("delete", "PASS", ""),
+        ("gone", "SKIP", PREVIOUS_FAILED),
+    ]
+    assert app.store == {}

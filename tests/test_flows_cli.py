@@ -196,7 +196,9 @@ def test_installed_script_runs_a_flow(tmp_path: Path, env_name: str) -> None:
 
 def test_readme_flows_and_environments_examples_are_valid() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Flows") : readme.index("## Reports")]
+    start = readme.index("## Flows")
+    environments_at = readme.index("## Environments", start)
+    section = readme[start : readme.index("\n## ", environments_at + 1)]
     flows, environments = re.findall(r"```yaml\n(.*?)```", section, re.S)
     head = "version: 1\nname: x\n"
     loaded = manifest.loads(

@@ -70,7 +70,7 @@ def test_merge_command_writes_the_merged_run(demo_runs: dict[str, Path], tmp_pat
         "merge", *(str(demo_runs[f"{k}/3"]) for k in (1, 2, 3)), "-o", str(out)
     )
     assert code == 0, err  # merged: the shards' own exit codes are the gate
-    assert f"{out}: 3 runs merged. 62 checks: 55 PASS, 6 FAIL" in stdout
+    assert f"{out}: 3 runs merged. 69 checks: 53 PASS, 8 FAIL, 0 ERROR, 1 SKIP, 7 STUB" in stdout
     assert outline(load_run(out)) == outline(load_run(demo_runs["whole"]))
     # The merged run renders again like any run.
     code, _, err = invoke("render", str(out), "--out", str(tmp_path / "reports"))

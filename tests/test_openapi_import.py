@@ -593,17 +593,17 @@ def test_cli_writes_the_manifest_and_check_accepts_it(tmp_path: Path) -> None:
     out = tmp_path / "specs" / "demo.yaml"
     code, _, err = invoke("import", "openapi", str(_write_demo_document(tmp_path)), "-o", str(out))
     assert code == 0, err
-    assert f"{out}: 25 checks in 13 groups, 6 with {{TODO_...}} placeholders" in err
+    assert f"{out}: 29 checks in 15 groups, 7 with {{TODO_...}} placeholders" in err
     assert "identities read API_KEY from the environment" in err
     code, listing, warnings = invoke("check", str(out), env={"API_KEY": "k"})
     assert code == 0, warnings
-    assert f"{out}: valid. Demo API: 25 checks in 13 groups" in listing
+    assert f"{out}: valid. Demo API: 29 checks in 15 groups" in listing
     assert (
         "warning: groups.users[2] GET /api/users/{TODO_id}: unresolved placeholder {TODO_id}: "
         "fill in a real value"
     ) in warnings
-    assert warnings.count("unresolved placeholder {TODO_id}") == 6
-    assert "6 checks have unresolved placeholders; `crawler run` SKIPs them" in warnings
+    assert warnings.count("unresolved placeholder {TODO_id}") == 7
+    assert "7 checks have unresolved placeholders; `crawler run` SKIPs them" in warnings
 
 
 def test_check_is_quiet_about_manifests_without_placeholders(tmp_path: Path) -> None:

@@ -525,6 +525,81 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+# --- stubbed routes: stub detection's demo ----------------------------------------------------
+# Deliberate fakes, as sprint audits find them: each answers 200, so a status check passes
+# it, but its data is not real. `crawler run` flags each as STUB with the rule that fired:
+#   GET  /api/analytics/summary        placeholder_values    hard-coded, placeholder figures
+#   GET  /api/analytics/calls/{id}     same_body_for_params  the same call whatever the id
+#   GET  /api/users/me/notifications   always_empty          [] while /api/users has data
+#   POST /api/feedback                 echoed_request        the request body, sent back
+# The plans list's response schema is documented in /openapi.json (`schema: {from: openapi}`).
+
+
+async def analytics_summary(request: Request) -> Response:
+    """Call analytics for the organization (hard-coded: not wired to any data yet)."""
+    return JSONResponse(
+        {
+            "period": "2024-Q1",
+            "total_calls": 12345,
+            "avg_duration_s": 312,
+            "top_agent": "John Doe",
+            "top_agent_email": "test@example.com",
+            "notes": "TODO: wire to the warehouse",
+            "region": "N/A",
+        }
+    )
+
+
+async def analytics_call(request: Request) -> Response:
+    """One call's analytics by id (hard-coded: the same call for every id)."""
+    return JSONResponse(
+        {"id": "call_1", "duration_s": 1840, "agent": "Ada Lovelace", "sentiment": 0.82}
+    )
+
+
+async def notifications(request: Request) -> Response:
+    """The signed-in user's notifications (never implemented: always none)."""
+    return JSONResponse({"notifications": [], "unread": 0})
+
+
+async def feedback(request: Request) -> Response:
+    """Send product feedback (nothing is stored: the body is answered back as it came)."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return JSONResponse({"detail": "body must be JSON"}, status_code=400)
+    return JSONResponse(body)
+
+
+OPERATIONS += (
+    Operation("GET", "/api/analytics/summary", analytics_summary, access="member"),
+    Operation("GET", "/api/analytics/calls/{id:int}", analytics_call, access="member"),
+    Operation("GET", "/api/users/me/notifications", notifications, access="member"),
+    Operation("POST", "/api/feedback", feedback),
+)
+
+# Documented response bodies, by (method, path): `schema: {from: openapi}` validates against them.
+RESPONSE_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/billing/plans"): {
+        "type": "object",
+        "required": ["plans"],
+        "properties": {"plans": {"type": "array", "items": {"$ref": "#/components/schemas/Plan"}}},
+    },
+}
+COMPONENT_SCHEMAS: dict[str, Any] = {
+    "Plan": {
+        "type": "object",
+        "required": ["id", "name", "price_cents", "currency"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "price_cents": {"type": "integer", "minimum": 0},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        },
+    }
+}
+
+
 def guarded(op: Operation) -> Endpoint:
     """`op`'s endpoint behind its access rule: 401 without a session, 403 for a wrong role."""
     if op.access == "public":
@@ -567,6 +642,10 @@ def openapi(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
         }
         if params:
             operation["parameters"] = params
+        documented = RESPONSE_SCHEMAS.get((op.method, op.path))  # see the stubbed routes
+        if documented is not None:
+            content = {"application/json": {"schema": documented}}
+            operation["responses"]["200"]["content"] = content
         if op.form:
             fields = {name: {"type": "string"} for name in op.form}
             schema = {"type": "object", "properties": fields, "required": list(op.form)}
@@ -582,9 +661,10 @@ def openapi(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
         "info": {"title": "Demo API", "version": "1.4.2"},
         "paths": paths,
         "components": {
+            "schemas": COMPONENT_SCHEMAS,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE}
-            }
+            },
         },
     }
 

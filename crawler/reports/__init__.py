@@ -129,7 +129,9 @@ def reason_text(result: CheckResult) -> str:
     `expected 200, got 404 — mounted under another name: /api/audit-logs`."""
     diagnosis = diagnosis_of(result)
     detail = diagnosis.detail if diagnosis else ""
-    return " — ".join(part for part in (result.reason, detail) if part)
+    # Body assertions: the first failure is the reason; the others follow it.
+    also = "also " + "; ".join(result.assertions[1:]) if len(result.assertions) > 1 else ""
+    return " — ".join(part for part in (result.reason, also, detail) if part)
 
 
 def check_name(result: CheckResult, *, several: bool) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crawler.reports import changes, check_name, known, reason_text, started_text
+from crawler.reports import changes, check_name, known, likely_stubs, reason_text, started_text
 from crawler.reports.markdown import (
     KNOWN_COLUMNS,
     MISMATCH_COLUMNS,
@@ -36,6 +36,7 @@ from crawler.reports.markdown import (
     known_legend,
     known_row,
     mismatch_row,
+    stub_lines,
     tally_table,
     text,
 )
@@ -102,6 +103,7 @@ def step_summary(run: Run, *, fail_on: FailOn = "any", limit: int = SUMMARY_LIMI
         _failures(run, several=several),
         _mismatches(run),
         _known(run, several=several),
+        _stubs(run),  # stub detection
     ]
     return _Budget(limit).fit(head, [s for s in sections if s is not None])
 
@@ -123,7 +125,7 @@ def annotations(run: Run, *, fail_on: FailOn = "any") -> str:
     for result in failures_first(run.results):
         name = check_name(result, several=several)
         if result.verdict in ("FAIL", "ERROR"):
-            blocking = fail_on == "any" or result.change == "REGRESSED"
+            blocking = fail_on != "regressions" or result.change == "REGRESSED"
             prefix = "REGRESSED " if result.change == "REGRESSED" else ""
             line = _command(
                 "error" if blocking else "warning",
@@ -135,6 +137,13 @@ def annotations(run: Run, *, fail_on: FailOn = "any") -> str:
             ticket = result.known.ticket if result.known else "its ticket"
             title = f"XPASS {result.group}: {name}"
             warnings.append(_command("warning", title, f"now passing: close {ticket}?"))
+        elif result.verdict == "STUB":  # a warning unless --fail-on stubs
+            line = _command(
+                "error" if fail_on == "stubs" else "warning",
+                f"STUB {result.group}: {name}",
+                result.reason,
+            )
+            (errors if fail_on == "stubs" else warnings).append(line)
         elif result.flaky:
             title = f"FLAKY {result.group}: {name}"
             message = f"failed, then passed on attempt {result.attempts}"
@@ -332,6 +341,14 @@ def _known(run: Run, *, several: bool) -> _Section | None:
         gfm_table(KNOWN_COLUMNS, rows),
         header_rows=2,
     )
+
+
+def _stubs(run: Run) -> _Section | None:
+    found = likely_stubs.collect(run)
+    if not found.rows:
+        return None
+    table = stub_lines(run, found)[:-1]  # without its blank line: the section adds one
+    return _Section("likely stubs", [f"### {found.line}", ""], table, header_rows=2)
 
 
 def _clipped(cells: tuple[str, ...]) -> tuple[str, ...]:

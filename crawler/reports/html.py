@@ -16,6 +16,7 @@ from crawler.reports import (
     duration_text,
     flaky_text,
     known,
+    likely_stubs,
     ms_text,
     note_text,
     reason_text,
@@ -218,6 +219,8 @@ def render(run: Run) -> str:
             reauth_mark=REAUTH_MARK,
             reauth_note=REAUTH_NOTE,
             mismatch_line=found.line,
+            stubs=likely_stubs.collect(run),  # stub detection
+            stub_rules=likely_stubs.RULES,
             mismatches=[
                 MismatchModule(
                     module, [_mismatch_row(m, several=matrix.several) for m in module.rows]

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from crawler.reports import changes as changes_
 from crawler.reports import duration_text, ms_text, note_text, reason_text, started_text
 from crawler.reports import known as known_
+from crawler.reports import likely_stubs as stubs_
 from crawler.reports.matrix import (
     FLAKY_MARK,
     FLAKY_NOTE,
@@ -100,6 +101,9 @@ def render(run: Run) -> str:
         "",
         *flaky_lines(run.results),
     ]
+    likely = stubs_.collect(run)  # stub detection: the count in the totals
+    if likely.count:
+        lines += [f"**{likely.line}** (answered, but likely fake data; see below)", ""]
     if matrix.several:
         per_identity = identity_tallies(matrix.identities, run.results)
         lines += [*tally_table("Identity", per_identity.items(), verdicts), ""]
@@ -112,6 +116,8 @@ def render(run: Run) -> str:
     known = known_.collect(run)
     if known.rows:
         lines += ["## Known failures", "", *known_lines(run, known)]
+    if likely.rows:
+        lines += ["## Likely stubs", "", *stub_lines(run, likely)]
     found = collect(run)
     if found.count:
         lines += ["## 404 mismatches", "", *_mismatch_body(run, found, level=3)]
@@ -125,6 +131,19 @@ def render(run: Run) -> str:
         else:
             lines += [*gfm_table(_RESULT_COLUMNS, [_row(r) for r in results], range(5, 6)), ""]
     return "\n".join(lines)
+
+
+def stub_lines(run: Run, found: stubs_.LikelyStubs) -> list[str]:
+    """The likely stubs: a table Route | Identity | Rule | Evidence, one row per route and rule."""
+    several = len(identity_names(run)) > 1
+    columns = (
+        ("Route", "Identity", "Rule", "Evidence") if several else ("Route", "Rule", "Evidence")
+    )
+    rows = []
+    for row in found.rows:
+        who = (text(", ".join(row.identities)),) if several else ()
+        rows.append((code(row.route), *who, row.rule, text(row.evidence)))
+    return [*gfm_table(columns, rows), ""]
 
 
 def flaky_lines(results: Iterable[CheckResult]) -> list[str]:

@@ -11,7 +11,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from crawler.reports import changes, flaky_text, known
+from crawler.reports import changes, flaky_text, known, likely_stubs
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     Matrix,
@@ -40,6 +40,7 @@ STYLES: dict[Verdict, str] = {
     "SKIP": "dim",
     "XFAIL": "yellow",  # known and tracked: muted, it does not block
     "XPASS": "bold blue",  # a known failure that passes: close its ticket?
+    "STUB": "magenta",  # answered, but likely fake data: a warning unless --fail-on stubs
 }
 
 CHANGE_STYLES: dict[Change, str] = {
@@ -118,6 +119,11 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
         line = identity_line(matrix.identities, run.results)
         console.print(_plain(f"By identity: {line}"))
     _print_known(console, run)
+    likely = likely_stubs.collect(run)  # stub detection: the count in the totals
+    if likely.count:
+        console.print(
+            Text(f"{likely.line} (STUB: answered, but likely fake data)", style="magenta")
+        )
     _print_login_failures(console, run)
     console.print(_plain(summarize(run).line), soft_wrap=True)
     return _lines(buffer)
