@@ -192,7 +192,7 @@ def _json_capture(path: str, text: str) -> str | None:
 
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return None
     match = jsonpath.match(path, data)
     if match is None or match.obj is None:

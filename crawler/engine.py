@@ -11,6 +11,7 @@ observations, judged ERROR.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import importlib
 import inspect
 import json
@@ -441,49 +442,10 @@ async def check_one(
     deadline_at: float | None = None,
     pace: Pace | None = None,
 ) -> CheckResult:
-    """Send one check as its identity (unless it must not be), observe, judge. See `crawl`."""
-    check = planned.check
-    if session.failure is not None:
-        return _login_failed(planned, session, redactor)
-    generation = session.generation
-    try:
-        request = build_request(session.client, planned, session.captures)
-    except MissingCapture as missing:
-        return _unsent(planned, redactor, f"capture {missing.name} missing")
-    except Exception as exc:  # e.g. a URL httpx cannot build: this check errs, the crawl goes on
-        return _result(
-            planned,
-            RequestInfo(method=check.method, url=redactor.url(check.path)),
-            TransportError(
-                error="other", message=f"cannot build the request: {_first_line(exc)}", elapsed_ms=0
-            ),
-            redactor,
-        )
-    skipped = verdict.guard(check, allow_mutations=settings.allow_mutations)
-    if skipped is not None:
-        return _result(planned, request_info(request, redactor), skipped, redactor)
-    observation = await observe(
-        session.client, request, planned.timeout, settings, redactor, pace, planned.whole_timeout
-    )
-    reauthenticated = False
-    if _expired(observation, session, planned) and await session.relogin(generation):
-        # The session expired mid-crawl: logged in again (once for all), now retry once.
-        request = build_request(session.client, planned, session.captures)
-        observation = await observe(
-            session.client,
-            request,
-            planned.timeout,
-            settings,
-            redactor,
-            pace,
-            planned.whole_timeout,
-        )
-        reauthenticated = True
-    result = _result(
-        planned, request_info(request, redactor), observation, redactor, session.captures
-    )
-    if reauthenticated:
-        result = result.model_copy(update={"reauthenticated": True})
+    """Send one check as its identity (unless it must not be), observe, judge (see
+    `check_step`), then check it again as `--retries` says (see `_retried`)."""
+    settings = settings_for(planned, settings)
+    result, _ = await check_step(session, planned, {}, settings, redactor, pace=pace)
     return await _retried(session, planned, settings, redactor, result, deadline_at, pace)
 
 
@@ -503,14 +465,22 @@ async def check_step(
     redactor: Redactor,
     *,
     pace: Pace | None = None,
+    inspect: Callable[[Answer], str | None] | None = None,
 ) -> tuple[CheckResult, Answer | None]:
-    """Send one step of a flow as its identity, its `{name}` placeholders filled from
-    `captured` (the flow's earlier steps), then the session's login captures and the vars.
+    """Send one check, or one step of a flow, as its identity (unless it must not be:
+    a failed login, a missing value, the mutation guard), observe, judge. Its `{name}`
+    placeholders are filled from `captured` (a flow's earlier steps), then the session's
+    login captures, then the vars and generated values.
 
-    Returns the result and the answer to capture values from (None when nothing was sent).
-    As `check_one`, but sent once: `--retries` do not resend a step of a flow (its order
-    matters); a 401 to a logged-in identity still logs in again and resends it once.
+    Returns the result and the answer (None when nothing was sent). Sent once: a 401 to a
+    logged-in identity logs in again (once for all) and resends it once; `check_one` adds
+    `--retries`, which never resend a step of a flow (its order matters).
+
+    `inspect(answer)` sees every HTTP answer before it is judged (a flow captures values
+    there, and adds secret ones to the redactor first, so the answer kept is redacted with
+    them); what it returns (a capture that found nothing) fails an answer that passed.
     """
+    settings = settings_for(planned, settings)
     check = planned.check
     if session.failure is not None:
         return _login_failed(planned, session, redactor), None
@@ -546,11 +516,37 @@ async def check_step(
         )
         reauthenticated = True
     values = {**session.captures, **captured}
+    observation, nothing = answer.observation, None
+    if inspect is not None and isinstance(observation, Response):
+        nothing = inspect(answer)
+        observation = observation.model_copy(  # private attributes are copied along
+            update={
+                "body_excerpt": redactor.text(observation.body_excerpt),
+                "headers": redactor.headers(observation.headers.items()),
+            }
+        )
     info = request_info(request, redactor)
-    result = _result(planned, info, answer.observation, redactor, values)
+    result = _result(planned, info, observation, redactor, values, nothing)
     if reauthenticated:
         result = result.model_copy(update={"reauthenticated": True})
     return result, answer
+
+
+# Bodies a check asserts on, or a flow step captures from, are read up to this (not only
+# `body_cap`), so a long honest list is judged whole, not cut; `max_bytes` reads one more.
+JUDGED_BODY_CAP = 1 << 20
+JUDGED_BODY_LIMIT = 16 << 20
+
+
+def settings_for(planned: PlannedCheck, settings: Settings) -> Settings:
+    """`settings` with the body cap this check needs (see `JUDGED_BODY_CAP`)."""
+    spec = planned.check.assert_
+    if spec is None and not getattr(planned.check, "capture", None):
+        return settings
+    cap = max(settings.body_cap, JUDGED_BODY_CAP)
+    if spec is not None and spec.max_bytes is not None:
+        cap = max(cap, min(spec.max_bytes + 1, JUDGED_BODY_LIMIT))
+    return settings if cap == settings.body_cap else dataclasses.replace(settings, body_cap=cap)
 
 
 # Methods that may be sent again without changing more than the first request did.
@@ -715,10 +711,15 @@ def _result(
     observation: Observation,
     redactor: Redactor,
     values: Mapping[str, str] | None = None,
+    missing: str | None = None,
 ) -> CheckResult:
+    """The judged result of `observation`. `values` fill the `{name}`s of body assertions;
+    `missing` (a flow step's capture that found nothing) fails an answer that passed."""
     check = planned.check
     judged = verdict.judge(check, observation, planned.identity)
     failed = _asserted(planned, observation, values, redactor) if judged.verdict == "PASS" else []
+    if missing is not None and judged.verdict == "PASS":
+        failed.append(missing)
     if failed:  # body assertions: a right status with a wrong body fails
         judged = verdict.Judgement("FAIL", failed[0])
     judgement = verdict.with_known(judged, planned.known)
@@ -730,9 +731,12 @@ def _result(
     if judgement.verdict in ("PASS", "XPASS") and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
-    if isinstance(observation, Response) and observation._body is not None:
+    if isinstance(observation, Response) and (
+        observation._body is not None or observation._raw_headers is not None
+    ):
         observation = observation.model_copy()
-        observation._body = None  # judged: the whole body is not kept
+        observation._body = None  # judged: the whole body and raw headers are not kept
+        observation._raw_headers = None
     return CheckResult(
         group=planned.group,
         index=planned.index,
@@ -765,8 +769,9 @@ def _asserted(
     if not assertions.applies(planned.check.expects_2xx, observation.status):
         return []
     body = observation._body if observation._body is not None else b""
+    headers = observation._raw_headers or observation.headers  # judged unredacted ...
     answer = assertions.Answer(
-        observation.status, observation.headers, body, observation.body_bytes, observation.truncated
+        observation.status, headers, body, observation.body_bytes, observation.truncated
     )
 
     known = Values(values or {}, planned.values)  # captures, then vars and run_id
@@ -853,22 +858,8 @@ async def observe(
     timeout); `whole` bounds everything, connecting to the last byte (default: twice
     `timeout`), so a body that drips one byte a second cannot hold a check open.
     """
-    limit = whole or 2 * timeout
-    if pace is None:
-        return await _observe(client, request, timeout, limit, settings, redactor)
-    async with pace.slot(_host(request.url)):
-        return await _observe(client, request, timeout, limit, settings, redactor)
-
-
-async def _observe(
-    client: httpx.AsyncClient,
-    request: httpx.Request,
-    timeout: float,
-    whole: float,
-    settings: Settings,
-    redactor: Redactor,
-) -> Response | TransportError:
-    return (await _answer(client, request, timeout, whole, settings, redactor)).observation
+    answer = await observe_answer(client, request, timeout, settings, redactor, pace, whole)
+    return answer.observation
 
 
 @dataclass(frozen=True)
@@ -958,6 +949,7 @@ async def _answer(
     )
     if not body.compressed:
         observation._body = body.data  # for body assertions (see `_result`); never saved
+    observation._raw_headers = dict(_raw_headers(response.headers))
     return Answer(observation, response, body)
 
 

@@ -15,7 +15,8 @@ The rules, per flow run:
 - After a step fails (FAIL, ERROR, SKIP, XFAIL: anything but PASS and XPASS), the steps
   after it are SKIP `previous step failed`, except `always: true` steps (cleanup), which
   are still sent when every value they use exists, else SKIP naming the value missing.
-- Steps not started by the run's deadline are SKIP `deadline reached`.
+- Steps not started by the run's deadline are SKIP `deadline reached`, except cleanup
+  (`always: true`) once the flow sent something and its values exist: it still goes out.
 
 Every step is one `CheckResult` (`group` and `flow` the flow's name, `index` the step), so
 reports show a flow as one block and count each step once.
@@ -23,6 +24,7 @@ reports show a flow as one block and count each step once.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -104,23 +106,32 @@ async def run_flow(
             on_result(number, as_step(engine.not_sent(planned, redactor, reason), flow.name))
         return
     captured: dict[str, str] = {}
-    failed = False
+    failed = sent = False
     for number, planned in enumerate(flow.steps):
         rule = _rule(planned)
-        if deadline_at is not None and time.monotonic() >= deadline_at:
+        missing = _missing(planned, captured, session)
+        late = deadline_at is not None and time.monotonic() >= deadline_at
+        # Rule: cleanup goes out even past the deadline once the flow sent something
+        # (it may have created data), when every value it needs was captured.
+        cleanup = rule.always and sent and missing is None
+        if late and not cleanup:
             result = engine.not_sent(planned, redactor, engine.DEADLINE_REACHED)
         elif failed and not rule.always:
             result = engine.not_sent(planned, redactor, PREVIOUS_FAILED)
-        elif failed and (name := _missing(planned, captured, session)) is not None:
-            why = f"{PREVIOUS_FAILED}; cleanup not sent: {{{name}}} was not captured"
+        elif failed and missing is not None:
+            why = f"{PREVIOUS_FAILED}; cleanup not sent: {{{missing}}} was not captured"
             result = engine.not_sent(planned, redactor, why)
         else:
+            found: dict[str, str] = {}
+            inspect = functools.partial(_capture, rule, session, found, redactor)
             async with limiter:
-                result, answer = await engine.check_step(
-                    session, planned, captured, settings, redactor, pace=pace
+                result, _ = await engine.check_step(
+                    session, planned, captured, settings, redactor, pace=pace, inspect=inspect
                 )
-            if result.verdict in ("PASS", "XPASS") and answer is not None:
-                result = _capture(rule, result, answer, session, captured, redactor)
+            sent = True
+            # Kept even when the step failed: a booking created with the wrong status is
+            # still there, and its cleanup needs its id.
+            captured.update(found)
         if result.verdict not in ("PASS", "XPASS"):
             failed = True
         on_result(number, as_step(result, flow.name))
@@ -128,26 +139,26 @@ async def run_flow(
 
 def _capture(
     rule: FlowStep,
-    result: CheckResult,
-    answer: engine.Answer,
     session: Session,
-    captured: dict[str, str],
+    found: dict[str, str],
     redactor: Redactor,
-) -> CheckResult:
-    """Keep the values `rule` captures from `answer` in `captured`; a rule that finds
-    nothing turns the step into a FAIL saying so."""
+    answer: engine.Answer,
+) -> str | None:
+    """Put the values `rule` captures from `answer` in `found` (whatever its status, so a
+    `secret: true` value is hidden even in a failed step's answer); the first rule that
+    finds nothing, as a reason (`capture id found nothing`), else None."""
     if answer.response is None:
-        return result
+        return None
+    nothing: str | None = None
     for name, how in rule.capture.items():
         value = capture(how, answer.response, session.client.cookies, answer.text)
         if value is None:
-            return result.model_copy(
-                update={"verdict": "FAIL", "reason": f"capture {name} found nothing"}
-            )
+            nothing = nothing or f"capture {name} found nothing"
+            continue
         if how.secret:
             redactor.add([value])
-        captured[name] = value
-    return result
+        found[name] = value
+    return nothing
 
 
 async def run_flows(

@@ -147,17 +147,23 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not name or any(c in name for c in " \t\r\n"):
-        raise ValueError(f"{text!r} is not a header; write 'Name: value'")
+        # Only the start is shown: the rest may be a credential (`Authorization Bearer ...`).
+        shown = text.split()[0] if text.split() else ""
+        raise ValueError(f"'{shown} ...' is not a header; write 'Name: value'")
     value = value.strip()
     if any(c in value for c in "\r\n"):
-        raise ValueError(f"{text!r}: a header value cannot hold a line break")
+        raise ValueError(f"{name}: a header value cannot hold a line break")
     return name, value
 
 
 def proxy_label(proxy: str) -> str:
     """A proxy URL as reports may show it: without its password."""
     url = httpx.URL(proxy)
-    return str(url.copy_with(username=url.username, password="***")) if url.password else proxy
+    if url.password:
+        return str(url.copy_with(username=url.username, password="***"))
+    if url.username:  # a token given as the user name alone is a credential too
+        return str(url.copy_with(username="***"))
+    return proxy
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ class Response(BaseModel):
     facts: BodyFacts | None = None
     # Body assertions: the body as read (up to the cap), for judging only; never saved.
     _body: bytes | None = PrivateAttr(default=None)
+    # ... and its headers as sent, unredacted (a header assertion judges what came back).
+    _raw_headers: dict[str, str] | None = PrivateAttr(default=None)
 
 
 class TransportError(BaseModel):

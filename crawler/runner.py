@@ -223,9 +223,15 @@ def execute(
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
             # Body assertions: `schema: {from: openapi}` needs the document before the crawl.
-            if any(assertions.uses_openapi(planned.check.assert_) for planned in checks):
+            if any(assertions.uses_openapi(p.check.assert_) for p in [*checks, *steps]):
                 state.document = await _document(place, sessions, settings, observer)
                 checks[:] = bind_schemas(checks, place, state.document)
+                flows[:] = [
+                    dataclasses.replace(
+                        flow, steps=tuple(bind_schemas(flow.steps, place, state.document))
+                    )
+                    for flow in flows
+                ]
             # flows: run concurrently with the checks, within the same limits
             limiter = anyio.CapacityLimiter(settings.concurrency)
             async with anyio.create_task_group() as tasks:

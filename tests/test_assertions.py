@@ -163,10 +163,14 @@ def test_max_bytes_counts_the_body_and_a_cut_body_is_over() -> None:
     assert failures({"max_bytes": size - 1}) == [
         f"body: expected at most {size - 1} bytes, got {size} bytes"
     ]
-    cut = Answer(200, JSON_HEADERS, b"x" * 100, 100, truncated=True)
+    # The engine reads one byte more than max_bytes (up to 16 MiB): cut there, it is over.
+    cut = Answer(200, JSON_HEADERS, b"x" * 1001, 1001, truncated=True)
     assert [str(f) for f in evaluate(spec({"max_bytes": 1000}), cut)] == [
-        "body: expected at most 1000 bytes, got more than 100 bytes"
+        "body: expected at most 1000 bytes, got more than 1001 bytes"
     ]
+    # Cut before the limit (a limit over 16 MiB): not known to break it, not judged.
+    early = Answer(200, JSON_HEADERS, b"x" * 100, 100, truncated=True)
+    assert evaluate(spec({"max_bytes": 1000}), early) == []
 
 
 def test_a_body_cut_at_the_cap_is_said_so_not_called_invalid_json() -> None:

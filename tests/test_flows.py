@@ -4,13 +4,14 @@ whole flow, generated values, against a real loopback bookings API with in-memor
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 from bookings import BookingsApp
 from servers import serve
 
-from crawler import manifest, runner
+from crawler import flows, manifest, runner
 from crawler.engine import Settings, Target
 from crawler.errors import ManifestError
 from crawler.flows import PREVIOUS_FAILED, sendable
@@ -126,7 +127,7 @@ groups:
   Health: [GET /bookings -> 200]
 flows:
   Bookings CRUD:
-    - {{method: POST, path: /bookings, json: {{room: x}}, expect: 200, safe: true,
+    - {{method: POST, path: /bookingz, json: {{room: x}}, expect: 201, safe: true,
        capture: {{id: $.id}}}}
     - {{method: DELETE, path: "/bookings/{{id}}", expect: 204, safe: true, always: true}}
 """
@@ -134,10 +135,96 @@ flows:
     with serve(app) as base_url:
         run = execute(text.format(base_url=base_url))
     assert verdicts(steps(run)) == [
-        (None, "FAIL", "expected 200, got 201"),
+        (None, "FAIL", "expected 201, got 404"),
         (None, "SKIP", f"{PREVIOUS_FAILED}; cleanup not sent: {{id}} was not captured"),
     ]
     assert not any(r.startswith("DELETE") for r in app.requests)
+
+
+def test_a_step_that_failed_but_created_something_is_still_cleaned_up() -> None:
+    """Created with another status than expected (201, not 200): the step FAILs, yet the
+    id it answered is kept, so the cleanup deletes what it made."""
+    text = """\
+version: 1
+name: Bookings
+base_url: {base_url}
+groups:
+  Health: [GET /bookings -> 200]
+flows:
+  Bookings CRUD:
+    - {{method: POST, path: /bookings, json: {{room: x}}, expect: 200, safe: true,
+       capture: {{id: $.id}}}}
+    - {{method: DELETE, path: "/bookings/{{id}}", expect: 204, safe: true, always: true}}
+"""
+    app = BookingsApp()
+    with serve(app) as base_url:
+        run = execute(text.format(base_url=base_url))
+    assert verdicts(steps(run)) == [(None, "FAIL", "expected 200, got 201"), (None, "PASS", "")]
+    assert app.store == {}
+
+
+def test_a_secret_capture_is_hidden_even_when_its_step_fails(tmp_path: Path) -> None:
+    """The step answers with the token but not the status expected: the answer is kept
+    (it failed), and the secret it carries must be hidden in it and in every report."""
+    text = """\
+version: 1
+name: Bookings
+base_url: {base_url}
+groups:
+  Health: [GET /bookings -> 200]
+flows:
+  Secret:
+    - {{method: POST, path: /bookings, json: {{room: SECRET-ROOM-7f1c}}, expect: 200,
+       safe: true, capture: {{id: $.id, room: {{json: $.room, secret: true}}}}}}
+    - {{method: DELETE, path: "/bookings/{{id}}", expect: 204, safe: true, always: true}}
+"""
+    app = BookingsApp()
+    with serve(app) as base_url:
+        run = execute(text.format(base_url=base_url))
+    first = steps(run, "Secret")[0]
+    assert first.verdict == "FAIL"
+    assert "SECRET-ROOM-7f1c" not in run.model_dump_json()
+    assert "[REDACTED]" in first.observation.model_dump_json()
+    assert app.store == {}
+
+
+def test_cleanup_still_runs_after_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline passes during the flow: the steps after it are not started, but the
+    cleanup of what the flow created still goes out (its id was captured). The flows'
+    clock jumps past the deadline once the first step was started: no waiting."""
+    text = """\
+version: 1
+name: Bookings
+base_url: {base_url}
+groups:
+  Health: [GET /bookings -> 200]
+flows:
+  Bookings CRUD:
+    - {{method: POST, path: /bookings, json: {{room: x}}, expect: 201, safe: true,
+       capture: {{id: $.id}}}}
+    - {{path: "/bookings/{{id}}"}}
+    - {{method: DELETE, path: "/bookings/{{id}}", expect: 204, safe: true, always: true}}
+"""
+
+    class Clock:
+        reads = 0
+
+        def monotonic(self) -> float:
+            self.reads += 1
+            return time.monotonic() + (0 if self.reads == 1 else 3600)
+
+    monkeypatch.setattr(flows, "time", Clock())
+    app = BookingsApp()
+    with serve(app) as base_url:
+        loaded = manifest.loads(text.format(base_url=base_url))
+        settings = Settings(transport="httpx", timeout=5, deadline=600)
+        run = runner.execute(loaded, Path("flows.yaml"), Target(base_url=base_url), settings)
+    assert verdicts(steps(run)) == [
+        (None, "PASS", ""),
+        (None, "SKIP", "deadline reached"),
+        (None, "PASS", ""),
+    ]
+    assert app.store == {}
 
 
 def test_capture_that_finds_nothing_fails_the_step() -> None:

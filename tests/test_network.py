@@ -268,7 +268,7 @@ def test_manifest_files_are_relative_to_its_folder(certs: Certs, tmp_path: Path)
         ({"ca_bundle": "missing.pem"}, {}, "ca_bundle .*missing.pem: no such file"),
         ({}, {"key": "ca.pem"}, "key is set without cert"),
         ({"insecure": True}, {"ca_bundle": "{ca}"}, "insecure and ca_bundle contradict"),
-        ({}, {"headers": ("nope",)}, "--header 'nope' is not a header"),
+        ({}, {"headers": ("nope",)}, "--header 'nope ...' is not a header"),
         ({}, {"proxy": "socks5://p:1"}, "--proxy 'socks5://p:1' is not a proxy URL"),
     ],
 )
@@ -409,7 +409,7 @@ def test_cli_an_untrusted_certificate_is_an_error_row_with_a_hint(
     ("args", "message"),
     [
         (["--ca-bundle", "missing.pem"], "ca_bundle missing.pem: no such file"),
-        (["-H", "not a header"], "--header 'not a header' is not a header"),
+        (["-H", "Authorization Bearer SECRET-41"], "--header 'Authorization ...' is not a header"),
         (["--key", "k.pem"], "key k.pem: no such file"),
     ],
 )
@@ -420,6 +420,7 @@ def test_cli_bad_network_options_exit_2(tmp_path: Path, args: list[str], message
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "SECRET-41" not in proc.stdout + proc.stderr
 
 
 CANARY_HEADER = "CANARY-header-41d9"
@@ -461,3 +462,5 @@ def test_https_proxy_environment_is_honoured_for_a_remote_name() -> None:
     )
     assert netconfig.proxy_for("https://svc.internal", options, environ) is None
     assert str(httpx.URL(netconfig.proxy_label("http://u:pw@p:1"))) == "http://u:***@p:1"
+    assert netconfig.proxy_label("http://TOKEN1234567@p:1") == "http://***@p:1"
+    assert netconfig.proxy_label("http://p:1") == "http://p:1"
