@@ -361,7 +361,7 @@ def run(
         before = load_run(baseline) if baseline is not None else None
         loaded = manifest_mod.load(manifest)
         if env is not None:
-            loaded = loaded.for_environment(env)
+            loaded = _environment(loaded, env)
         target = _target(loaded, base_url, app_ref)
         _warn_empty_credentials(loaded)
         _writable(out)  # before crawling: a crawl whose reports cannot be written is lost
@@ -445,6 +445,17 @@ def _warn_empty_credentials(loaded: Manifest) -> None:
                 "environment variable the manifest names, or its checks will be refused",
                 err=True,
             )
+
+
+def _environment(loaded: Manifest, name: str) -> Manifest:
+    """`loaded` in environment `name`; an error names CRAWLER_ENV when that chose it."""
+    try:
+        return loaded.for_environment(name)
+    except UsageError as exc:
+        source = click.get_current_context().get_parameter_source("env")
+        if source is click.core.ParameterSource.ENVIRONMENT:
+            raise UsageError(f"CRAWLER_ENV={name} (as --env): {exc}") from None
+        raise
 
 
 def _writable(out: Path) -> None:

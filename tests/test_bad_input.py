@@ -109,3 +109,11 @@ def test_bad_input_through_the_console_script(files: dict[str, str], tmp_path: P
         assert message in done.stderr
         assert "Traceback" not in done.stderr
         assert done.stdout == ""
+
+
+def test_an_unknown_crawler_env_names_the_variable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["run", str(DEMO), "--out", str(tmp_path)], env={"CRAWLER_ENV": "mars"}
+    )
+    assert result.exit_code == 2
+    assert "CRAWLER_ENV=mars (as --env): --env mars: no such environment" in result.stderr
