@@ -153,6 +153,66 @@ def test_same_body_negatives(results: list[CheckResult]) -> None:
     assert rules(results) == {}
 
 
+PERMISSIONS = {"role": "member", "can_edit": False, "can_delete": False}
+EMPTY_PAGE = {"items": [], "page": 1, "per_page": 20, "total": 0}
+PRO_PLAN = {"plan_id": "pro", "name": "Pro", "price_cents": 4900, "seats": 10}
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        # two members with the same role: booleans say yes or no, not which record this is
+        [
+            result("/api/users/1/permissions", PERMISSIONS),
+            result("/api/users/2/permissions", PERMISSIONS),
+        ],
+        # no invites yet in either project: an empty page is the same for everyone
+        [
+            result("/projects/1/invites", EMPTY_PAGE),
+            result("/projects/2/invites", EMPTY_PAGE),
+        ],
+        # two organisations on the same plan: its identifier names the plan, not either org
+        [result("/api/orgs/1/plan", PRO_PLAN), result("/api/orgs/2/plan", PRO_PLAN)],
+    ],
+)
+def test_same_body_honest_shared_answers(results: list[CheckResult]) -> None:
+    assert rules(results) == {}
+
+
+def test_the_record_of_one_id_answered_for_another_is_flagged_with_its_identifier() -> None:
+    call = {"id": "call_1", "duration_s": 1840, "agent": "Ada Lovelace", "sentiment": 0.82}
+    found = flagged(
+        [result("/api/analytics/calls/1", call), result("/api/analytics/calls/2", call)]
+    )
+    assert {i: s.rule for i, s in found.items()} == {
+        0: "same_body_for_params",
+        1: "same_body_for_params",
+    }
+    assert found[1].evidence.endswith('body ($.id = "call_1": the record of 1)')
+    # A body without any identifier: nothing says which record it is; the same figures
+    # for two organisations are hard-coded.
+    figures = {"calls": 120, "minutes": 5400, "agents": 4}
+    results = [result("/api/orgs/1/summary", figures), result("/api/orgs/2/summary", figures)]
+    assert rules(results) == {0: "same_body_for_params", 1: "same_body_for_params"}
+
+
+def test_facts_count_meaningful_leaves_and_keep_identifiers_near_the_top() -> None:
+    body = {
+        "id": "call_1",
+        "orgId": 7,
+        "flag": True,
+        "note": "",
+        "zero": 0,
+        "none": None,
+        "data": {"user_id": "u_9", "name": "Ada"},
+        "items": [{"id": 3}],
+        "tags": [],
+    }
+    found = stubs.facts(json.dumps(body).encode())
+    assert found.meaningful == 5  # call_1, 7, u_9, Ada, 3: not True, "", 0, None
+    assert found.ids == {"$.id": "call_1", "$.orgId": "7", "$.data.user_id": "u_9"}
+
+
 # --- placeholder_values ------------------------------------------------------------------------
 
 HARDCODED = {
@@ -475,6 +535,7 @@ def test_a_captured_query_parameter_that_differs_per_identity_but_gets_the_same_
     assert found[0].evidence == (
         f"GET {path}?orgId=org_1 and {path}?orgId=org_2 answer the same "
         f"{len(json.dumps(subscription))}-byte body"
+        ' ($.orgId = "org_1": the record of org_1)'
     )
     # Both identities in one organization: the same URL, the same body, as it should be.
     same_org = [
