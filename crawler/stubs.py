@@ -15,8 +15,8 @@ The rules, each a pure function over the run's results (see each for its exact t
   `test@...`, `example.com`, `0000-0000`, `N/A` everywhere ...);
 - `always_empty`: every answer of a route has only empty collections while other routes
   of its module answer the same identity with data;
-- `echoed_request`: a mutation answered its JSON request body back verbatim (no id, no
-  timestamp added);
+- `echoed_request`: a POST answered its JSON request body back verbatim (no id, no
+  timestamp added); a PUT or PATCH may honestly answer the resource it stored;
 - `constant_samples`: several samples of one check (a repeated or merged run) answered
   the same body, though it has a field that should change (`now`, `generated_at`, ...).
 
@@ -423,13 +423,22 @@ def _collections(result: CheckResult) -> dict[str, int]:
     return found.collections if found is not None else {}
 
 
+# Mutations whose honest answer may be the request body itself: a PUT replaces the resource
+# with the representation it sent, and a PATCH that names every field of a small resource
+# (`{"theme", "language"}`) leaves it equal to the patch; both answer the stored resource.
+_ECHO_EXPECTED = frozenset({"PUT", "PATCH"})
+
+
 def echoed_request(results: Sequence[CheckResult]) -> Found:
-    """Rule: a mutation (POST, PUT, PATCH ...) answered 2xx with its own JSON request body,
-    verbatim: no id, no timestamp, nothing stored. A real create answers with what it made."""
+    """Rule: a POST (or another mutation but PUT and PATCH, see `_ECHO_EXPECTED`) answered
+    2xx with its own JSON request body, verbatim: no id, no timestamp, nothing stored. A
+    real create answers with what it made."""
     flagged: Found = {}
     for index, result in enumerate(results):
         observation = result.observation
-        if result.method in SAFE_METHODS or result.verdict != "PASS":
+        if result.method in SAFE_METHODS or result.method in _ECHO_EXPECTED:
+            continue
+        if result.verdict != "PASS":
             continue
         if not isinstance(observation, Response) or not 200 <= observation.status < 300:
             continue

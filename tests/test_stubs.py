@@ -337,6 +337,7 @@ def test_always_empty_negatives(results: list[CheckResult]) -> None:
 # --- echoed_request ----------------------------------------------------------------------------
 
 FEEDBACK = {"rating": 4, "comment": "Faster exports, please"}
+PREFERENCES = {"theme": "dark", "language": "en-GB"}
 
 
 def test_a_post_answering_its_own_body_is_flagged() -> None:
@@ -356,6 +357,10 @@ def test_a_post_answering_its_own_body_is_flagged() -> None:
         ("POST", FEEDBACK, {"detail": "invalid"}, 422),
         ("PUT", FEEDBACK, FEEDBACK, 400),  # an error that quotes the input
         ("GET", None, FEEDBACK, 200),  # not a mutation
+        # a PUT replaces the resource with what it sent: the stored resource is that body
+        ("PUT", PREFERENCES, PREFERENCES, 200),
+        # a PATCH naming every field of a small resource: the updated resource is the patch
+        ("PATCH", PREFERENCES, PREFERENCES, 200),
     ],
 )
 def test_echo_negatives(method: str, request_body: Any, body: Any, status: int) -> None:
