@@ -83,7 +83,9 @@ _SHORT_VALUE = 40
 # Numbers nobody measures: typed in by hand.
 _PLACEHOLDER_NUMBERS = frozenset({12345, 123456, 1234567, 1234567890, 99999, 999999})
 # Values that say "nothing here" (or OpenAPI's example "string"); a stub has them everywhere.
-_WEAK_VALUES = frozenset({"n/a", "na", "none", "null", "string", "-", "unknown"})
+# Not "none", "unknown" or "na": words of real enums (`"mfa": "none"`, `"risk": "unknown"`,
+# the region `"NA"`), which a settings record may well have in every field.
+_WEAK_VALUES = frozenset({"n/a", "null", "string", "-"})
 # Top-level fields whose value should change from one request to the next.
 _TIME_FIELD = re.compile(
     r"^(now|time|timestamp|server_?time|generated_?at|served_?at|as_?of|checked_?at|"

@@ -244,6 +244,10 @@ def test_lorem_ipsum_and_na_everywhere() -> None:
     assert rules([result("/api/contacts/9", empty)]) == {0: "placeholder_values"}
     swagger = {"id": "string", "name": "string", "email": "string"}
     assert rules([result("/api/me", swagger)]) == {0: "placeholder_values"}
+    dashes = {"name": "-", "phone": "-", "address": "n/a", "plan": "pro"}
+    assert rules([result("/api/contacts/10", dashes)]) == {0: "placeholder_values"}
+    fake = {"name": "John Doe", "email": "test@example.com", "phone": "0000-0000", "id": 12345}
+    assert rules([result("/api/contacts/11", fake)]) == {0: "placeholder_values"}
 
 
 @pytest.mark.parametrize(
@@ -269,6 +273,9 @@ def test_lorem_ipsum_and_na_everywhere() -> None:
             "city": "London",
         },
         {"id": 1, "plan": "pro", "seats": 3},  # nothing suspicious at all
+        # security settings: "none" and "unknown" are values of an enum, not placeholders
+        {"mfa": "none", "sso": "none", "ip_allowlist": "none", "audit": "basic"},
+        {"risk": "unknown", "kyc": "unknown", "region": "NA", "tier": "none"},
     ],
 )
 def test_placeholder_negatives(body: Any) -> None:
