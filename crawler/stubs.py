@@ -10,7 +10,8 @@ fails the run only with `--fail-on stubs`.
 The rules, each a pure function over the run's results (see each for its exact terms):
 
 - `same_body_for_params`: different path parameters (`/calls/1`, `/calls/2`, or a
-  captured `{org_id}` that differs between identities) answer the same non-trivial body;
+  captured `{org_id}` that differs between identities) answer the same record: one body
+  with three meaningful values whose identifier names one of them, or that has none;
 - `placeholder_values`: a share of the values are placeholders (`lorem ipsum`, `TODO`,
   `test@...`, `example.com`, `0000-0000`, `N/A` everywhere ...);
 - `always_empty`: every answer of a route has only empty collections while other routes
