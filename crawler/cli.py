@@ -576,7 +576,7 @@ def _finish(
         fmt = FORMATS[name]
         assert fmt.filename is not None
         path = out / fmt.filename
-        write_atomic(path, fmt.render(run_))
+        write_atomic(path, fmt.render_for(run_, fail_on))
         written.append(str(path))
     summary_file = github.summary_path(os.environ)
     if summary_file is not None:

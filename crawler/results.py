@@ -142,6 +142,13 @@ class BodyFacts(BaseModel):
         default=(), description="Fields that should change between samples (timestamps, counters)."
     )
     echo: bool = Field(default=False, description="The body is the request's JSON body verbatim.")
+    # same_body_for_params: what tells a record from a shared or empty body (stubs.py).
+    meaningful: int | None = Field(
+        default=None, description="Leaves other than booleans, null, '' and 0 (None: not counted)."
+    )
+    ids: dict[str, str] = Field(
+        default_factory=dict, description="Identifier fields near the top: JSONPath -> value."
+    )
 
 
 class Stub(BaseModel):

@@ -10,13 +10,14 @@ fails the run only with `--fail-on stubs`.
 The rules, each a pure function over the run's results (see each for its exact terms):
 
 - `same_body_for_params`: different path parameters (`/calls/1`, `/calls/2`, or a
-  captured `{org_id}` that differs between identities) answer the same non-trivial body;
+  captured `{org_id}` that differs between identities) answer the same record: one body
+  with three meaningful values whose identifier names one of them, or that has none;
 - `placeholder_values`: a share of the values are placeholders (`lorem ipsum`, `TODO`,
   `test@...`, `example.com`, `0000-0000`, `N/A` everywhere ...);
 - `always_empty`: every answer of a route has only empty collections while other routes
   of its module answer the same identity with data;
-- `echoed_request`: a mutation answered its JSON request body back verbatim (no id, no
-  timestamp added);
+- `echoed_request`: a POST answered its JSON request body back verbatim (no id, no
+  timestamp added); a PUT or PATCH may honestly answer the resource it stored;
 - `constant_samples`: several samples of one check (a repeated or merged run) answered
   the same body, though it has a field that should change (`now`, `generated_at`, ...).
 
@@ -83,7 +84,9 @@ _SHORT_VALUE = 40
 # Numbers nobody measures: typed in by hand.
 _PLACEHOLDER_NUMBERS = frozenset({12345, 123456, 1234567, 1234567890, 99999, 999999})
 # Values that say "nothing here" (or OpenAPI's example "string"); a stub has them everywhere.
-_WEAK_VALUES = frozenset({"n/a", "na", "none", "null", "string", "-", "unknown"})
+# Not "none", "unknown" or "na": words of real enums (`"mfa": "none"`, `"risk": "unknown"`,
+# the region `"NA"`), which a settings record may well have in every field.
+_WEAK_VALUES = frozenset({"n/a", "null", "string", "-"})
 # Top-level fields whose value should change from one request to the next.
 _TIME_FIELD = re.compile(
     r"^(now|time|timestamp|server_?time|generated_?at|served_?at|as_?of|checked_?at|"
@@ -92,6 +95,12 @@ _TIME_FIELD = re.compile(
 )
 # Arrays deeper than this are a record's own lists, not the answer's collections.
 _COLLECTION_DEPTH = 2
+# Fields that say which record a body is (`id`, `uuid`, `slug`, `org_id`, `orgId`), kept
+# when they are no deeper than `$.data.id` and not inside a list.
+_ID_FIELD = re.compile(r"(?i:^(?:id|uuid|guid|slug)$|[_-](?:id|uuid)$)|[a-z0-9](?:Id|ID|Uuid)$")
+_ID_DEPTH = 2
+_IDS_KEPT = 5
+_ID_LENGTH = 64
 _MARKERS_KEPT = 3
 # Values looked at in one body: the share of placeholders is as clear in a sample, and a
 # large body costs no more than this.
@@ -129,6 +138,8 @@ def facts(
         weak_markers=scan.weak,
         time_fields=time_fields,
         echo=echo,
+        meaningful=scan.meaningful,
+        ids=scan.ids,
     )
 
 
@@ -152,10 +163,18 @@ class _Scan:
     def __init__(self, clean: Callable[[str], str]) -> None:
         self.clean = clean
         self.leaves = 0
+        self.meaningful = 0
+        self.ids: dict[str, str] = {}
         self.values = 0
         self.weak = 0
         self.collections: dict[str, int] = {}
         self.markers: list[str] = []
+
+    def identifier(self, value: Any, path: str) -> None:
+        key = path.rsplit(".", 1)[-1]
+        near = path.count(".") <= _ID_DEPTH and "[*]" not in path
+        if near and len(self.ids) < _IDS_KEPT and _ID_FIELD.search(key):
+            self.ids[path] = self.clean(str(value).strip()[:_ID_LENGTH])
 
     def walk(self, node: Any, path: str, depth: int) -> None:
         if self.leaves >= _SCAN_LIMIT and depth > _COLLECTION_DEPTH:
@@ -176,6 +195,9 @@ class _Scan:
         self.leaves += 1
         if isinstance(value, bool) or value is None:
             return
+        if value != 0 and (not isinstance(value, str) or value.strip()):
+            self.meaningful += 1  # booleans, null, '' and 0 say nothing of which record
+            self.identifier(value, path)
         self.values += 1
         if isinstance(value, int | float):
             if value in _PLACEHOLDER_NUMBERS:
@@ -243,18 +265,31 @@ def _template(result: CheckResult) -> str:
 
 
 def _nontrivial(facts: BodyFacts, result: CheckResult) -> bool:
-    if facts.is_json:
-        return facts.leaves >= _MIN_LEAVES
+    if facts.is_json:  # a run saved before `meaningful` was counted: its leaves
+        count = facts.leaves if facts.meaningful is None else facts.meaningful
+        return count >= _MIN_LEAVES
     size = result.observation.body_bytes if isinstance(result.observation, Response) else 0
     return size >= _MIN_TEXT_BYTES
 
 
 def same_body_for_params(results: Sequence[CheckResult]) -> Found:
-    """Rule: two or more different parameter values answer the same non-trivial body:
-    different path parameters of one route (`/calls/1`, `/calls/2`), or one check whose
-    URL differs per identity because a captured `{org_id}` does (in its path or query).
-    Real records differ; a hard-coded one does not. The same URL asked by several
-    identities (a catalogue) is one value, not several."""
+    """Rule: two or more different parameter values answer the same record. Exactly:
+
+    - the parameter values: the path parameters of one route (`/calls/1`, `/calls/2`), or
+      the URLs of one check that differ per identity because a captured `{org_id}` does
+      (in its path or query); the same URL asked by several identities (a catalogue) is
+      one value, not several;
+    - they got the very same body (its digest), passing, 2xx, not 204;
+    - the body says something: at least three meaningful values (JSON leaves other than
+      booleans, null, '' and 0; empty lists have none), or 64 bytes of a non-JSON body;
+    - and it is a record, not a shared answer: an identifier field near the top (`$.id`,
+      `$.orgId`, `$.data.user_id`, ...) names one of the parameter values (`/calls/2`
+      answering `"id": "call_1"`, the record of `1`), or the body has no identifier at all
+      (hard-coded figures).
+
+    Not flagged: a body whose identifiers name none of the values (the same plan,
+    `"plan_id": "pro"`, for two organisations), an empty page, the same permissions of two
+    members (`{"role": "member", "can_edit": false}`)."""
     routes: dict[tuple[str, str], list[int]] = defaultdict(list)
     checks: dict[tuple[str, int], list[int]] = defaultdict(list)
     for index, result in enumerate(results):
@@ -285,13 +320,34 @@ def _same_body(
         if len(values) < 2:
             continue
         first = results[same[0]]
+        found = first.observation.facts if isinstance(first.observation, Response) else None
+        ids = found.ids if found is not None else {}
+        named = _named(ids, values)
+        if ids and named is None:
+            continue  # identified as something none of the values is: a shared answer
         size = first.observation.body_bytes if isinstance(first.observation, Response) else 0
         more = f" (+{len(values) - 2} more)" if len(values) > 2 else ""
         evidence = (
             f"{first.method} {' and '.join(values[:2])}{more} answer the same {size}-byte body"
         )
+        if named is not None:
+            field, record, parameter = named
+            evidence += f" ({field} = {json.dumps(record)}: the record of {parameter})"
         flagged.update((i, Stub(rule="same_body_for_params", evidence=evidence)) for i in same)
     return flagged
+
+
+def _named(ids: dict[str, str], values: list[str]) -> tuple[str, str, str] | None:
+    """The first identifier among `ids` that names a parameter value, as (field, value,
+    parameter); the parameter values are the parts (`/`, `?`, `&`, `=`) in which `values`
+    differ. An identifier names `1` when it is `1` or ends in `_1`, `-1`, `:1`, `/1`."""
+    parts = [set(re.split(r"[/?&=]", v)) - {""} for v in values]
+    parameters = sorted(set().union(*parts) - set.intersection(*parts))
+    for field, record in ids.items():
+        for parameter in parameters:
+            if record == parameter or record.endswith(tuple(f"{sep}{parameter}" for sep in "_-:/")):
+                return field, record, parameter
+    return None
 
 
 def _digest_of(result: CheckResult) -> str:
@@ -370,13 +426,22 @@ def _collections(result: CheckResult) -> dict[str, int]:
     return found.collections if found is not None else {}
 
 
+# Mutations whose honest answer may be the request body itself: a PUT replaces the resource
+# with the representation it sent, and a PATCH that names every field of a small resource
+# (`{"theme", "language"}`) leaves it equal to the patch; both answer the stored resource.
+_ECHO_EXPECTED = frozenset({"PUT", "PATCH"})
+
+
 def echoed_request(results: Sequence[CheckResult]) -> Found:
-    """Rule: a mutation (POST, PUT, PATCH ...) answered 2xx with its own JSON request body,
-    verbatim: no id, no timestamp, nothing stored. A real create answers with what it made."""
+    """Rule: a POST (or another mutation but PUT and PATCH, see `_ECHO_EXPECTED`) answered
+    2xx with its own JSON request body, verbatim: no id, no timestamp, nothing stored. A
+    real create answers with what it made."""
     flagged: Found = {}
     for index, result in enumerate(results):
         observation = result.observation
-        if result.method in SAFE_METHODS or result.verdict != "PASS":
+        if result.method in SAFE_METHODS or result.method in _ECHO_EXPECTED:
+            continue
+        if result.verdict != "PASS":
             continue
         if not isinstance(observation, Response) or not 200 <= observation.status < 300:
             continue

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import xml.dom.minidom
+from pathlib import Path
 
 import pytest
 import samples
+from click.testing import CliRunner
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from crawler.baseline import compare
+from crawler.cli import cli
 from crawler.reports import FORMATS, junit
-from crawler.results import Run, TransportError
+from crawler.results import Run, Stub, TransportError
 
 
 def parse(run: Run) -> JUnitXml:
@@ -194,3 +197,54 @@ def test_baseline_compare_does_not_change_the_counts(sample_run: Run) -> None:
     assert [(s.tests, s.failures) for s in parse(compared)] == [
         (s.tests, s.failures) for s in parse(sample_run)
     ]
+
+
+# --- likely stubs: failures only when the run gates on them (`--fail-on stubs`) -----------------
+
+STUB_REASON = "likely stub (placeholder_values): 4 of 7 values are placeholders: $.id = 12345"
+
+
+def stub_run() -> Run:
+    health, *rest = samples.all_pass_run().results
+    stub = health.model_copy(
+        update={
+            "verdict": "STUB",
+            "reason": STUB_REASON,
+            "stub": Stub(rule="placeholder_values", evidence=STUB_REASON.split(": ", 1)[1]),
+        }
+    )
+    return samples.run([stub, *rest])
+
+
+def test_a_stub_is_a_failure_when_the_run_fails_on_stubs() -> None:
+    run = stub_run()
+    gated = JUnitXml.fromstring(junit.render(run, fail_on="stubs"))
+    assert isinstance(gated, JUnitXml)
+    assert (gated.tests, gated.failures, gated.errors) == (len(run.results), 1, 0)
+    name = f"{run.results[0].method} {run.results[0].path}"
+    (failure,) = next(case for suite in gated for case in suite if case.name == name).result
+    assert isinstance(failure, Failure)
+    assert (failure.type, failure.message) == ("STUB", STUB_REASON)
+    assert "Reproduce: curl " in (failure.text or "")
+    # Without the gate, the same stub is a passing testcase that says so.
+    for warned in (parse(run), JUnitXml.fromstring(junit.render(run, fail_on="any"))):
+        assert isinstance(warned, JUnitXml)
+        assert (warned.failures, warned.errors) == (0, 0)
+        stub = next(case for suite in warned for case in suite if case.name == name)
+        assert stub.is_passed and stub.system_out == STUB_REASON
+    assert FORMATS["junit"].render_for(run, "stubs") == junit.render(run, fail_on="stubs")
+    assert FORMATS["md"].render_for(run, "stubs") == FORMATS["md"].render(run)
+
+
+def test_the_cli_junit_agrees_with_its_exit_code_on_stubs(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parent.parent / "specs" / "demo.yaml"
+    command = ["run", str(demo), "--app", "crawler.demo.app:app", "--out", str(tmp_path)]
+    command += ["--only", "group:Analytics & Feedback", "--format", "junit", "-q"]
+    for fail_on, code, failures in (("stubs", 1, 5), ("any", 0, 0)):
+        ran = CliRunner().invoke(cli, [*command, "--fail-on", fail_on], catch_exceptions=False)
+        assert ran.exit_code == code, ran.output
+        document = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+        assert isinstance(document, JUnitXml)
+        assert (document.failures, document.errors) == (failures, 0), fail_on
+        types = {r.type for suite in document for case in suite for r in case.result}
+        assert types == ({"STUB"} if failures else set()), fail_on

@@ -153,6 +153,66 @@ def test_same_body_negatives(results: list[CheckResult]) -> None:
     assert rules(results) == {}
 
 
+PERMISSIONS = {"role": "member", "can_edit": False, "can_delete": False}
+EMPTY_PAGE = {"items": [], "page": 1, "per_page": 20, "total": 0}
+PRO_PLAN = {"plan_id": "pro", "name": "Pro", "price_cents": 4900, "seats": 10}
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        # two members with the same role: booleans say yes or no, not which record this is
+        [
+            result("/api/users/1/permissions", PERMISSIONS),
+            result("/api/users/2/permissions", PERMISSIONS),
+        ],
+        # no invites yet in either project: an empty page is the same for everyone
+        [
+            result("/projects/1/invites", EMPTY_PAGE),
+            result("/projects/2/invites", EMPTY_PAGE),
+        ],
+        # two organisations on the same plan: its identifier names the plan, not either org
+        [result("/api/orgs/1/plan", PRO_PLAN), result("/api/orgs/2/plan", PRO_PLAN)],
+    ],
+)
+def test_same_body_honest_shared_answers(results: list[CheckResult]) -> None:
+    assert rules(results) == {}
+
+
+def test_the_record_of_one_id_answered_for_another_is_flagged_with_its_identifier() -> None:
+    call = {"id": "call_1", "duration_s": 1840, "agent": "Ada Lovelace", "sentiment": 0.82}
+    found = flagged(
+        [result("/api/analytics/calls/1", call), result("/api/analytics/calls/2", call)]
+    )
+    assert {i: s.rule for i, s in found.items()} == {
+        0: "same_body_for_params",
+        1: "same_body_for_params",
+    }
+    assert found[1].evidence.endswith('body ($.id = "call_1": the record of 1)')
+    # A body without any identifier: nothing says which record it is; the same figures
+    # for two organisations are hard-coded.
+    figures = {"calls": 120, "minutes": 5400, "agents": 4}
+    results = [result("/api/orgs/1/summary", figures), result("/api/orgs/2/summary", figures)]
+    assert rules(results) == {0: "same_body_for_params", 1: "same_body_for_params"}
+
+
+def test_facts_count_meaningful_leaves_and_keep_identifiers_near_the_top() -> None:
+    body = {
+        "id": "call_1",
+        "orgId": 7,
+        "flag": True,
+        "note": "",
+        "zero": 0,
+        "none": None,
+        "data": {"user_id": "u_9", "name": "Ada"},
+        "items": [{"id": 3}],
+        "tags": [],
+    }
+    found = stubs.facts(json.dumps(body).encode())
+    assert found.meaningful == 5  # call_1, 7, u_9, Ada, 3: not True, "", 0, None
+    assert found.ids == {"$.id": "call_1", "$.orgId": "7", "$.data.user_id": "u_9"}
+
+
 # --- placeholder_values ------------------------------------------------------------------------
 
 HARDCODED = {
@@ -184,6 +244,10 @@ def test_lorem_ipsum_and_na_everywhere() -> None:
     assert rules([result("/api/contacts/9", empty)]) == {0: "placeholder_values"}
     swagger = {"id": "string", "name": "string", "email": "string"}
     assert rules([result("/api/me", swagger)]) == {0: "placeholder_values"}
+    dashes = {"name": "-", "phone": "-", "address": "n/a", "plan": "pro"}
+    assert rules([result("/api/contacts/10", dashes)]) == {0: "placeholder_values"}
+    fake = {"name": "John Doe", "email": "test@example.com", "phone": "0000-0000", "id": 12345}
+    assert rules([result("/api/contacts/11", fake)]) == {0: "placeholder_values"}
 
 
 @pytest.mark.parametrize(
@@ -209,6 +273,9 @@ def test_lorem_ipsum_and_na_everywhere() -> None:
             "city": "London",
         },
         {"id": 1, "plan": "pro", "seats": 3},  # nothing suspicious at all
+        # security settings: "none" and "unknown" are values of an enum, not placeholders
+        {"mfa": "none", "sso": "none", "ip_allowlist": "none", "audit": "basic"},
+        {"risk": "unknown", "kyc": "unknown", "region": "NA", "tier": "none"},
     ],
 )
 def test_placeholder_negatives(body: Any) -> None:
@@ -277,6 +344,7 @@ def test_always_empty_negatives(results: list[CheckResult]) -> None:
 # --- echoed_request ----------------------------------------------------------------------------
 
 FEEDBACK = {"rating": 4, "comment": "Faster exports, please"}
+PREFERENCES = {"theme": "dark", "language": "en-GB"}
 
 
 def test_a_post_answering_its_own_body_is_flagged() -> None:
@@ -296,6 +364,10 @@ def test_a_post_answering_its_own_body_is_flagged() -> None:
         ("POST", FEEDBACK, {"detail": "invalid"}, 422),
         ("PUT", FEEDBACK, FEEDBACK, 400),  # an error that quotes the input
         ("GET", None, FEEDBACK, 200),  # not a mutation
+        # a PUT replaces the resource with what it sent: the stored resource is that body
+        ("PUT", PREFERENCES, PREFERENCES, 200),
+        # a PATCH naming every field of a small resource: the updated resource is the patch
+        ("PATCH", PREFERENCES, PREFERENCES, 200),
     ],
 )
 def test_echo_negatives(method: str, request_body: Any, body: Any, status: int) -> None:
@@ -475,6 +547,7 @@ def test_a_captured_query_parameter_that_differs_per_identity_but_gets_the_same_
     assert found[0].evidence == (
         f"GET {path}?orgId=org_1 and {path}?orgId=org_2 answer the same "
         f"{len(json.dumps(subscription))}-byte body"
+        ' ($.orgId = "org_1": the record of org_1)'
     )
     # Both identities in one organization: the same URL, the same body, as it should be.
     same_org = [

@@ -18,7 +18,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawler.results import CheckResult, Diagnosis, Run
+    from crawler.results import CheckResult, Diagnosis, FailOn, Run
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,12 @@ class Format:
     filename: str | None
     render: Callable[[Run], str]
     description: str
+    # --fail-on: a format whose verdicts follow the gate (junit) renders with it.
+    gated: Callable[[Run, FailOn], str] | None = None
+
+    def render_for(self, run: Run, fail_on: FailOn = "any") -> str:
+        """The report of a run made with `--fail-on fail_on` (`render` if it is not gated)."""
+        return self.render(run) if self.gated is None else self.gated(run, fail_on)
 
 
 def _markdown(run: Run) -> str:
@@ -61,6 +67,12 @@ def _junit(run: Run) -> str:
     return junit.render(run)
 
 
+def _junit_gated(run: Run, fail_on: FailOn) -> str:
+    from crawler.reports import junit
+
+    return junit.render(run, fail_on=fail_on)
+
+
 def _terminal(run: Run) -> str:
     from crawler.reports import terminal
 
@@ -89,6 +101,7 @@ FORMATS: dict[str, Format] = {
             "junit.xml",
             _junit,
             "JUnit XML for CI: a testsuite per group, a testcase per check and identity.",
+            gated=_junit_gated,
         ),
         Format("terminal", None, _terminal, "Failures first with curl lines; the matrix."),
     )

@@ -12,6 +12,7 @@ from crawler.reports.matrix import identity_names, shows_identity
 from crawler.reports.mismatches import cause_label, suggestion
 from crawler.results import (
     CheckResult,
+    FailOn,
     Response,
     Run,
     TransportError,
@@ -28,7 +29,7 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 BODY_LIMIT = 2000
 
 
-def render(run: Run) -> str:
+def render(run: Run, *, fail_on: FailOn = "any") -> str:
     """JUnit XML: `<testsuites>` with the run's totals, one `<testsuite>` per group (manifest
     order; `tests`, `failures`, `errors`, `skipped`, `time` in seconds, `timestamp`), and one
     `<testcase>` per result: `name` is `GET /api/billing`, with the identity in brackets
@@ -44,7 +45,9 @@ def render(run: Run) -> str:
     - XFAIL: `<skipped message="known failure T2-3 BACKLOG: no list handler yet">` (known
       and tracked: it does not fail the build), the failure in its text;
     - XPASS: a pass with `<system-out>now passing: close T2-3?</system-out>`;
-    - STUB: a pass with `<system-out>likely stub (rule): evidence</system-out>`;
+    - STUB: a pass with `<system-out>likely stub (rule): evidence</system-out>`; with
+      `fail_on="stubs"` (the run gates on stubs: it exits 1) a
+      `<failure message="likely stub (rule): evidence" type="STUB">`, same text as FAIL;
     - flaky: a pass with `<system-out>flaky: passed on attempt 2</system-out>`.
 
     Secrets are already redacted on the run. Characters XML cannot hold (control
@@ -52,13 +55,22 @@ def render(run: Run) -> str:
     well-formed document; ElementTree escapes the rest.
     """
     several = len(identity_names(run)) > 1
-    root = ET.Element("testsuites", _counts(title_name(run), run.results, f"{run.duration_s:.3f}"))
+    stubs_fail = fail_on == "stubs"
+    root = ET.Element(
+        "testsuites",
+        _counts(title_name(run), run.results, f"{run.duration_s:.3f}", stubs_fail=stubs_fail),
+    )
     for group, results in run.groups().items():
         suite = ET.SubElement(
             root,
             "testsuite",
             {
-                **_counts(group, results, _seconds(sum(_elapsed(r) for r in results))),
+                **_counts(
+                    group,
+                    results,
+                    _seconds(sum(_elapsed(r) for r in results)),
+                    stubs_fail=stubs_fail,
+                ),
                 "timestamp": started_text(run).removesuffix("Z"),
             },
         )
@@ -67,26 +79,31 @@ def render(run: Run) -> str:
             for notice in run.notices():
                 ET.SubElement(properties, "property", {"name": "warning", "value": notice})
         for result in results:
-            _testcase(suite, run, result, several=several)
+            _testcase(suite, run, result, several=several, stubs_fail=stubs_fail)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
 
 
-def _counts(name: str, results: Iterable[CheckResult], time: str) -> dict[str, str]:
+def _counts(
+    name: str, results: Iterable[CheckResult], time: str, *, stubs_fail: bool = False
+) -> dict[str, str]:
     items = list(results)
     verdicts = [r.verdict for r in items]
+    stubs = verdicts.count("STUB") if stubs_fail else 0
     return {
         "name": _clean(name),
         "tests": str(len(items)),
-        "failures": str(verdicts.count("FAIL")),
+        "failures": str(verdicts.count("FAIL") + stubs),
         "errors": str(verdicts.count("ERROR")),
         "skipped": str(verdicts.count("SKIP") + verdicts.count("XFAIL")),
         "time": time,
     }
 
 
-def _testcase(suite: ET.Element, run: Run, result: CheckResult, *, several: bool) -> None:
+def _testcase(
+    suite: ET.Element, run: Run, result: CheckResult, *, several: bool, stubs_fail: bool = False
+) -> None:
     case = ET.SubElement(
         suite,
         "testcase",
@@ -111,6 +128,8 @@ def _testcase(suite: ET.Element, run: Run, result: CheckResult, *, several: bool
     elif verdict == "XPASS":
         ticket = result.known.ticket if result.known else "its ticket"
         _child(case, "system-out", f"now passing: close {ticket}?")
+    elif verdict == "STUB" and stubs_fail:  # --fail-on stubs: the run exits 1 for it
+        _child(case, "failure", _details(run, result), message=result.reason, type="STUB")
     elif verdict == "STUB":  # a passing testcase: stubs gate only with --fail-on stubs
         _child(case, "system-out", result.reason)
     elif result.flaky:
