@@ -67,6 +67,15 @@ _update_doc_option = click.option(
 )
 
 
+# Latency: the markdown report's summary form, for huge runs.
+_summary_only_option = click.option(
+    "--summary-only",
+    is_flag=True,
+    help="Markdown report of tallies, latency and what did not pass, without the per-check "
+    "tables (for huge runs).",
+)
+
+
 def _format_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.option(
         "--format",
@@ -248,6 +257,17 @@ def cli() -> None:
     "10 s at most); a failed push is a warning.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; only the summary.")
+# Latency: --repeat samples; --summary-only for huge runs' markdown.
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Send each check N times (at most 10000): min/p50/p95/p99/max per check, group and "
+    "identity, and SLO verdicts. A check FAILs if any sample does (with the count).",
+)
+@_summary_only_option
 def run(
     manifest: Path,
     base_url: str | None,
@@ -276,6 +296,8 @@ def run(
     metrics_file: Path | None,
     pushgateway: str | None,
     quiet: bool,
+    repeat: int,
+    summary_only: bool,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
     from crawler import runner
@@ -285,6 +307,7 @@ def run(
     from crawler.selection import select
 
     chosen = _formats(formats)
+    _check_repeat(repeat)
     if fail_on == "regressions" and baseline is None:
         _fail(UsageError("--fail-on regressions needs --baseline RUN.json to compare with."))
     try:
@@ -306,10 +329,11 @@ def run(
             deadline=deadline,
             rate=rate,
             per_host=per_host,
+            repeat=repeat,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         checks = select(loaded.planned(settings.timeout), selection, loaded.identity_names)
-        progress = _Progress(checks, quiet)
+        progress = _Progress(checks * repeat, quiet)  # with --repeat: every sample
         observer = runner.Observer(
             on_result=progress.advance,
             on_login_failure=lambda name, why: click.echo(
@@ -341,6 +365,7 @@ def run(
         chosen,
         fail_on="regressions" if fail_on == "regressions" else "any",
         annotations=annotations,
+        summary_only=summary_only,
     )
     _publish(run_, update_docs, metrics_file, pushgateway)
     sys.exit(code)
@@ -459,6 +484,7 @@ def _finish(
     fail_on: FailOn = "any",
     *,
     annotations: bool = False,
+    summary_only: bool = False,
 ) -> int:
     """Write the report files, the GitHub step summary (when `GITHUB_STEP_SUMMARY` is set)
     and `--annotations`, print the terminal summary; return the run's exit code."""
@@ -471,7 +497,7 @@ def _finish(
         fmt = FORMATS[name]
         assert fmt.filename is not None
         path = out / fmt.filename
-        write_atomic(path, fmt.render(run_))
+        write_atomic(path, _rendered(run_, name, summary_only=summary_only))
         written.append(str(path))
     summary_file = github.summary_path(os.environ)
     if summary_file is not None:
@@ -483,6 +509,30 @@ def _finish(
     click.echo(terminal.render(run_, color=color, width=width), nl=False)
     click.echo(f"reports: {', '.join(written)}", err=True)
     return summarize(run_, fail_on).exit_code
+
+
+# --- latency: --repeat and --summary-only ----------------------------------------------------
+
+
+def _check_repeat(repeat: int) -> None:
+    from crawler.repeat import MAX_REPEAT
+
+    if repeat > MAX_REPEAT:
+        _fail(
+            UsageError(
+                f"--repeat {repeat}: at most {MAX_REPEAT} samples per check; for a load test "
+                "use a dedicated tool (Locust, k6)."
+            )
+        )
+
+
+def _rendered(run_: Run, name: str, *, summary_only: bool) -> str:
+    """The report `name` of the run; with `summary_only`, markdown's summary form."""
+    if summary_only and name == "md":
+        from crawler.reports import markdown
+
+        return markdown.render_summary(run_)
+    return FORMATS[name].render(run_)
 
 
 def _check_publish(docs: Sequence[Path], pushgateway: str | None = None) -> None:
@@ -597,7 +647,10 @@ def schema() -> None:
 @_out_option
 @_format_option("md,html")
 @_update_doc_option
-def render(run_file: Path, out: Path, formats: str, update_docs: tuple[Path, ...]) -> None:
+@_summary_only_option
+def render(
+    run_file: Path, out: Path, formats: str, update_docs: tuple[Path, ...], summary_only: bool
+) -> None:
     """Re-render the reports of a saved run (the run.json of `crawler run`)."""
     from crawler.results import load_run
 
@@ -608,7 +661,7 @@ def render(run_file: Path, out: Path, formats: str, update_docs: tuple[Path, ...
         _check_publish(update_docs)
     except CrawlerError as error:
         _fail(error)
-    _finish(saved, out, chosen)  # re-rendering succeeded: exit 0 whatever the verdicts
+    _finish(saved, out, chosen, summary_only=summary_only)  # exit 0 whatever the verdicts
     _publish(saved, update_docs)
 
 

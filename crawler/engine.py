@@ -91,6 +91,8 @@ class Settings:
     deadline: float | None = None
     rate: float | None = None
     per_host: int | None = None
+    # --repeat: times each check is sent (see crawler/repeat.py); 1 sends it once.
+    repeat: int = 1
 
 
 class Pace:
@@ -358,6 +360,7 @@ async def crawl(
     on_result: OnResult | None = None,
     deadline_at: float | None = None,
     pace: Pace | None = None,
+    keep: bool = True,
 ) -> list[CheckResult]:
     """Send every check as its identity and judge it; return results in the order of `checks`.
 
@@ -371,7 +374,8 @@ async def crawl(
     default `settings.deadline` seconds from now) are SKIP `deadline reached`, and no retry
     starts after it. Every request waits for `pace` (by default a new `Pace(settings)`): at
     most `settings.per_host` in flight to a host, and `settings.rate` a second. Never
-    raises for a network failure.
+    raises for a network failure. With `keep=False` the results are only passed to
+    `on_result` and the list returned is empty (`--repeat`: memory stays bounded).
     """
     redactor = redactor or Redactor()
     if deadline_at is None and settings.deadline is not None:
@@ -389,7 +393,7 @@ async def crawl(
             planned.check.json_body if planned.check.form is None else planned.check.form,
         )
     )
-    results: list[CheckResult | None] = [None] * len(checks)
+    results: list[CheckResult | None] = [None] * (len(checks) if keep else 0)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
     limiter = anyio.CapacityLimiter(settings.concurrency)
     pace = pace or Pace(settings)
@@ -404,7 +408,8 @@ async def crawl(
                     result = await check_one(
                         session, planned, settings, redactor, deadline_at=deadline_at, pace=pace
                     )
-            results[index] = result
+            if keep:
+                results[index] = result
             if on_result is not None:
                 on_result(index, result)
 

@@ -280,6 +280,34 @@ class _Request(BaseModel):
         return self
 
 
+# --- latency SLOs ----------------------------------------------------------------------------
+
+
+class Slo(BaseModel):
+    """Latency limits in milliseconds (`slo: {p95_ms: 100}`); see `crawler.latency`.
+
+    On `defaults`, a group or a check: the most specific `slo:` replaces the others whole.
+    A PASS whose samples breach a limit becomes FAIL (`p95 128 ms > 100 ms`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    p50_ms: float | None = Field(default=None, gt=0, description="Median at most this.")
+    p95_ms: float | None = Field(default=None, gt=0, description="95th percentile at most this.")
+    p99_ms: float | None = Field(default=None, gt=0, description="99th percentile at most this.")
+    max_ms: float | None = Field(default=None, gt=0, description="Slowest sample at most this.")
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Slo:
+        if not self.limits():
+            raise ValueError("an slo needs at least one of p50_ms, p95_ms, p99_ms, max_ms")
+        return self
+
+    def limits(self) -> dict[str, float]:
+        """The limits set: `{"p95_ms": 100.0}`."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class Check(_Request):
     """One request to send and the status it must answer with."""
 
@@ -298,6 +326,8 @@ class Check(_Request):
         description="A known failure: {ticket: T2-3, status: BACKLOG, reason: ...}; "
         "failing is XFAIL (does not fail the run), passing is XPASS (close the ticket?).",
     )
+    # Latency SLO of this check (replaces its group's and the defaults').
+    slo: Slo | None = Field(default=None, description="Latency limits: {p95_ms: 100}.")
 
     @property
     def label(self) -> str:
@@ -483,6 +513,8 @@ class Group(BaseModel):
         default=None, description="A known failure of every check in the group."
     )
     checks: list[Check] = Field(min_length=1)
+    # Latency SLO of the group's checks (replaces the defaults').
+    slo: Slo | None = Field(default=None, description="Latency limits: {p95_ms: 100}.")
 
     @model_validator(mode="before")
     @classmethod
@@ -520,6 +552,8 @@ class Defaults(BaseModel):
     identities: tuple[str, ...] | None = Field(
         default=None, description="Identities every check runs as (default: all defined)."
     )
+    # Latency SLO of every check unless its group or itself sets one.
+    slo: Slo | None = Field(default=None, description="Latency limits: {p95_ms: 100}.")
 
 
 def _base_url(value: str | None) -> str | None:
@@ -716,6 +750,7 @@ class Manifest(BaseModel):
                         timeout=check.timeout or default_timeout,
                         identity=identity,
                         known=check.known or group.known,
+                        slo=check.slo or group.slo or self.defaults.slo,
                     )
 
 
@@ -730,6 +765,8 @@ class PlannedCheck:
     timeout: float
     identity: str = "anonymous"
     known: Known | None = None
+    # The latency SLO that applies (check's, else group's, else defaults').
+    slo: Slo | None = None
 
     @property
     def field(self) -> str:
@@ -1000,6 +1037,8 @@ _MODELS: dict[str, type[BaseModel]] = {"defaults": Defaults}
 
 def _model_at(path: Path_) -> type[BaseModel]:
     """The model an unknown field at `path` was written in (whose fields are allowed there)."""
+    if "slo" in path[:-1]:  # latency SLO limits, wherever they are set
+        return Slo
     if path[:1] == ("groups",):
         # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
         return Group if len(path) == 3 else Check

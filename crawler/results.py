@@ -188,6 +188,13 @@ class CheckResult(BaseModel):
         default=None, description="With a baseline: the verdict and status then (`FAIL 404`)."
     )
     change: Change | None = Field(default=None, description="With a baseline: what changed.")
+    # Latency (--repeat, slo:): every sample's elapsed ms, and the SLO limits judged against.
+    samples_ms: tuple[float, ...] = Field(
+        default=(), description="With --repeat: each answered sample's elapsed ms."
+    )
+    slo: dict[str, float] = Field(
+        default_factory=dict, description="The SLO limits it was judged by ({p95_ms: 100})."
+    )
 
     @property
     def status(self) -> int | None:
@@ -233,6 +240,8 @@ class RunSettings(BaseModel):
     timeout: float
     allow_mutations: bool
     transport: str
+    # --repeat: times each check was sent (its latency samples).
+    repeat: int = 1
 
 
 class IdentityStatus(BaseModel):

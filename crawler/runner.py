@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import engine, mismatch, redact, routes, verdict
+from crawler import engine, latency, mismatch, redact, repeat, routes, verdict
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
 from crawler.errors import CrawlerError, UsageError
@@ -147,8 +147,15 @@ def execute(
     identities = {name: i for name, i in loaded.identities.items() if name in used}
     state = _State()
 
+    # --repeat: the checks are sent round after round; samples fold per check (repeat.py).
+    sampler = repeat.Sampler(len(checks)) if settings.repeat > 1 else None
+    sent = repeat.rounds(checks, settings.repeat) if sampler is not None else checks
+
     def on_result(index: int, result: CheckResult) -> None:
-        state.done[index] = result
+        if sampler is not None:
+            sampler.add(index % len(checks), result)
+        else:
+            state.done[index] = result
         observer.on_result(result)
 
     preview = verdict.mutation_preview(
@@ -186,14 +193,17 @@ def execute(
                 if session.failure:
                     observer.on_login_failure(name, session.failure)
             await engine.crawl(
-                checks,
+                sent,
                 sessions,
                 settings,
                 redactor=redactor,
                 on_result=on_result,
                 deadline_at=deadline_at,
                 pace=pace,
+                keep=sampler is None,
             )
+            if sampler is not None:
+                state.done = sampler.results()
             if place is not None and place.kind == "path":
                 client = next(iter(sessions.values())).client
                 state.document = await _fetch(client, place, place.location, observer)
@@ -218,7 +228,14 @@ def execute(
         _run_unwrapped(main)
     except KeyboardInterrupt:  # before the signal watcher started
         interrupted = True
+    if sampler is not None and len(state.done) < len(checks):  # interrupted: what was sampled
+        state.done = sampler.results()
     results = engine.fill_unsent(checks, state.done, target, INTERRUPTED, redactor)
+    # SLOs: a PASS whose latency breaches its check's `slo:` limits is FAIL (latency.py).
+    results = [
+        latency.judge_slo(result, planned.slo.limits() if planned.slo else None)
+        for result, planned in zip(results, checks, strict=True)
+    ]
     run = Run(
         name=loaded.name,
         manifest=str(manifest_path),
@@ -232,6 +249,7 @@ def execute(
             timeout=settings.timeout,
             allow_mutations=settings.allow_mutations,
             transport="in-process" if target.in_process else settings.transport,
+            repeat=settings.repeat,
         ),
         identities=tuple(state.statuses.values()) if loaded.identities else (),
         results=tuple(results),

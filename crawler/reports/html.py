@@ -21,6 +21,7 @@ from crawler.reports import (
     reason_text,
     started_text,
 )
+from crawler.reports import latency as latency_
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     FLAKY_MARK,
@@ -41,6 +42,7 @@ from crawler.reports.matrix import (
 from crawler.reports.mismatches import Mismatch, Module, collect
 from crawler.results import (
     CORE_VERDICTS,
+    SEVERITY,
     CheckResult,
     Run,
     Verdict,
@@ -184,6 +186,12 @@ def render(run: Run) -> str:
         for group, results in run.groups().items()
     ]
     found = collect(run)
+    # A big run: failures first, the passing results collapsed per group (see `big_layout`).
+    big = len(run.results) > BIG_RUN
+    collapsed: list[tuple[str, list[Row]]] = []
+    table_rows = rows
+    if big and not matrix.several:
+        table_rows, collapsed = big_layout(run, rows)
     return (
         _environment()
         .get_template("report.html.j2")
@@ -207,11 +215,14 @@ def render(run: Run) -> str:
                 set(verdicts) - set(CORE_VERDICTS) or flaky or moved or known_failures.rows
             ),
             groups=groups,
-            rows=rows,
+            rows=table_rows,
+            big=big,
+            collapsed=collapsed,
+            latency=latency_.html(run),
             failures=[row for row in rows if row.anchor],
             login_failures=login_failures(run),
             show_identity=label,
-            matrix=_matrix(matrix, rows) if matrix.several else None,
+            matrix=_matrix_rows(matrix, rows, big=big) if matrix.several else None,
             identities=matrix.identities,
             identity_tallies=_identity_tallies(run, matrix) if matrix.several else [],
             reauth_mark=REAUTH_MARK,
@@ -224,6 +235,35 @@ def render(run: Run) -> str:
                 for module in found.modules
             ],
         )
+    )
+
+
+# --- big runs ---------------------------------------------------------------------------------
+
+# Above this many results the page puts failures first and collapses what passed.
+BIG_RUN = 2000
+
+
+def big_layout(run: Run, rows: list[Row]) -> tuple[list[Row], list[tuple[str, list[Row]]]]:
+    """A big run's results table: the rows that did not pass, failures first; and the PASS
+    rows per group, which the page shows in collapsed `<details>` (a browser lays out
+    nothing inside a closed one, so a page of 100,000 results opens at once)."""
+    ordered = sorted(rows, key=lambda row: SEVERITY[row.result.verdict])
+    passed: dict[str, list[Row]] = {group: [] for group in run.groups()}
+    for row in rows:
+        if row.result.verdict == "PASS":
+            passed[row.result.group].append(row)
+    shown = [row for row in ordered if row.result.verdict != "PASS"]
+    return shown, [(group, items) for group, items in passed.items() if items]
+
+
+def _matrix_rows(matrix: Matrix, rows: list[Row], *, big: bool) -> list[MatrixRow]:
+    """The matrix rows; in a big run, rows with a cell that did not pass come first."""
+    built = _matrix(matrix, rows)
+    if not big:
+        return built
+    return sorted(
+        built, key=lambda m: min(SEVERITY[c.result.verdict] for c in m.cells if c is not None)
     )
 
 

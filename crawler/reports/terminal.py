@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.reports import changes, flaky_text, known
+from crawler.reports import latency as latency_
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     Matrix,
@@ -111,6 +112,9 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
         if shown and moved is None:
             console.print()
         _print_matrix(console, matrix, width, color=color)
+    for table in latency_.terminal_tables(run):  # with --repeat or SLOs
+        console.print(table)
+        console.print()
     _print_tallies(console, run, width)
     if matrix.several:
         line = identity_line(matrix.identities, run.results)
