@@ -497,7 +497,12 @@ def _finish(
         fmt = FORMATS[name]
         assert fmt.filename is not None
         path = out / fmt.filename
-        write_atomic(path, _rendered(run_, name, summary_only=summary_only))
+        if name == "json":  # streamed: the same text, never one huge string
+            from crawler.reports import json_report
+
+            write_atomic(path, json_report.chunks(run_))
+        else:
+            write_atomic(path, _rendered(run_, name, summary_only=summary_only))
         written.append(str(path))
     summary_file = github.summary_path(os.environ)
     if summary_file is not None:

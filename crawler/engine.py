@@ -35,6 +35,7 @@ import httpx
 
 from crawler import auth, redact, verdict
 from crawler.auth import MissingCapture, Session, fill, fill_data
+from crawler.compact import compact
 from crawler.errors import TargetError
 from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
 from crawler.redact import Redactor
@@ -634,20 +635,22 @@ def _result(
     if judgement.verdict in ("PASS", "XPASS") and isinstance(observation, Response):
         # A passing answer's body and headers are not shown anywhere: do not keep them.
         observation = observation.model_copy(update={"headers": {}, "body_excerpt": ""})
-    return CheckResult(
-        group=planned.group,
-        index=planned.index,
-        name=redactor.text(check.name) if check.name else None,
-        method=check.method,
-        path=redactor.url(check.path),
-        expect=str(planned.expect),
-        tags=check.tags,
-        identity=planned.identity,
-        request=request,
-        observation=observation,
-        verdict=judgement.verdict,
-        reason=reason,
-        known=planned.known,
+    return compact(  # shared field sets: 100,000 results fit in memory (see compact.py)
+        CheckResult(
+            group=planned.group,
+            index=planned.index,
+            name=redactor.text(check.name) if check.name else None,
+            method=check.method,
+            path=redactor.url(check.path),
+            expect=sys.intern(str(planned.expect)),  # one string per distinct value
+            tags=check.tags,
+            identity=planned.identity,
+            request=request,
+            observation=observation,
+            verdict=judgement.verdict,
+            reason=reason,
+            known=planned.known,
+        )
     )
 
 
@@ -694,7 +697,7 @@ def request_info(request: httpx.Request, redactor: Redactor) -> RequestInfo:
     body = request.content.decode("utf-8", errors="replace") if request.content else None
     content_type = request.headers.get("content-type")
     return RequestInfo(
-        method=request.method,
+        method=sys.intern(request.method),
         url=redactor.url(str(request.url)),
         headers=redactor.headers(
             (name, value)

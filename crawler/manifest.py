@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.compact import compact
 from crawler.errors import ManifestError, ManifestIssue, UsageError
 from crawler.redact import SECRET_ENV_NAME, is_secret_name
 from crawler.results import Known
@@ -107,7 +108,14 @@ def parse_expect(value: object) -> Expect:
                 raise ValueError(f"{json.dumps(shown)} is not a status; {_EXPECT_HELP}")
             part = int(part)
         codes.append(_status_code(part))
-    return Expect(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(classes)))
+    expect = Expect(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(classes)))
+    return _EXPECTS.setdefault(expect, expect)  # one object per distinct value (100k checks)
+
+
+_NO_HEADERS: dict[str, str] = {}
+
+# Interned expectations: a manifest of 100,000 `-> 200` checks holds one Expect, not 100,000.
+_EXPECTS: dict[Expect, Expect] = {}
 
 
 ExpectField = Annotated[
@@ -746,7 +754,11 @@ class Manifest(BaseModel):
                         group=group_name,
                         index=index,
                         check=check,
-                        headers={**self.defaults.headers, **check.headers},
+                        headers=(
+                            {**self.defaults.headers, **check.headers}
+                            if self.defaults.headers or check.headers
+                            else _NO_HEADERS  # shared, never written to
+                        ),
                         timeout=check.timeout or default_timeout,
                         identity=identity,
                         known=check.known or group.known,
@@ -754,7 +766,7 @@ class Manifest(BaseModel):
                     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per check and identity, 100,000s of them
 class PlannedCheck:
     """A check ready to send: its group, position and effective headers and timeout."""
 
@@ -987,7 +999,7 @@ def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = 
     if problems:
         raise ManifestError(problems)
     manifest._secrets = tuple(reader.secrets)
-    return manifest
+    return compact(manifest)  # shared field sets: 100,000 checks fit in memory (compact.py)
 
 
 def _issues(

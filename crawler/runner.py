@@ -256,7 +256,10 @@ def execute(
     )
     inventory = state.inventory
     if inventory is None:
-        inventory = inventory_for(run.results, place, state.document, observer)
+        # Nothing to diagnose: the routes of (say) 100,000 passing checks need not be built;
+        # the inventory is still read (its problems warned about) and named on the run.
+        answered = run.results if any(map(mismatch.needs_diagnosis, run.results)) else ()
+        inventory = inventory_for(answered, place, state.document, observer)
     return confirm(mismatch.annotate(run, inventory), state.probed, redactor)
 
 

@@ -128,3 +128,14 @@ def test_latency_and_big_layout_in_headless_chromium(
     assert len(page.one("svg", id="latency-chart").find("g", cls="latency-bar")) == 2
     assert page.one(id="shown-count").all_text == "1 of 1 shown"  # the FAIL; PASS collapsed
     assert len(page.one(id="passed").find("details")) == 2
+
+
+def test_big_html_escapes_the_collapsed_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html, "BIG_RUN", 5)
+    run = _big_run(8)
+    hostile = samples.result("B", 0, "/<b>x</b>&", samples.response(200), "PASS")
+    run = run.model_copy(update={"results": (hostile, *run.results[1:])})
+    text = html.render(run)
+    assert "<b>x</b>" not in text and "/&lt;b&gt;x&lt;/b&gt;&amp;" in text
+    codes = [c.all_text for c in parse(text).one(id="passed").find("code")]
+    assert "/<b>x</b>&" in codes

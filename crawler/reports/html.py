@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from crawler.reports import (
     changes,
@@ -174,7 +175,13 @@ def render(run: Run) -> str:
     known_failures = known.collect(run)
     moved = changes.collect(run)
     flaky = sum(1 for r in run.results if r.flaky)
-    rows = [_row(run, position, result, label) for position, result in enumerate(run.results)]
+    # A big run: failures first, the passing results collapsed per group (see `big_layout`).
+    big = len(run.results) > BIG_RUN
+    collapsed: list[tuple[str, int, Markup]] = []
+    if big and not matrix.several:
+        rows, collapsed = big_layout(run, label)
+    else:
+        rows = [_row(run, position, result, label) for position, result in enumerate(run.results)]
     groups = [
         GroupTally(
             group,
@@ -186,12 +193,6 @@ def render(run: Run) -> str:
         for group, results in run.groups().items()
     ]
     found = collect(run)
-    # A big run: failures first, the passing results collapsed per group (see `big_layout`).
-    big = len(run.results) > BIG_RUN
-    collapsed: list[tuple[str, list[Row]]] = []
-    table_rows = rows
-    if big and not matrix.several:
-        table_rows, collapsed = big_layout(run, rows)
     return (
         _environment()
         .get_template("report.html.j2")
@@ -215,7 +216,7 @@ def render(run: Run) -> str:
                 set(verdicts) - set(CORE_VERDICTS) or flaky or moved or known_failures.rows
             ),
             groups=groups,
-            rows=table_rows,
+            rows=rows,
             big=big,
             collapsed=collapsed,
             latency=latency_.html(run),
@@ -244,17 +245,36 @@ def render(run: Run) -> str:
 BIG_RUN = 2000
 
 
-def big_layout(run: Run, rows: list[Row]) -> tuple[list[Row], list[tuple[str, list[Row]]]]:
-    """A big run's results table: the rows that did not pass, failures first; and the PASS
-    rows per group, which the page shows in collapsed `<details>` (a browser lays out
-    nothing inside a closed one, so a page of 100,000 results opens at once)."""
-    ordered = sorted(rows, key=lambda row: SEVERITY[row.result.verdict])
-    passed: dict[str, list[Row]] = {group: [] for group in run.groups()}
-    for row in rows:
-        if row.result.verdict == "PASS":
-            passed[row.result.group].append(row)
-    shown = [row for row in ordered if row.result.verdict != "PASS"]
-    return shown, [(group, items) for group, items in passed.items() if items]
+def big_layout(run: Run, label: bool) -> tuple[list[Row], list[tuple[str, int, Markup]]]:
+    """A big run's results table: the results that did not pass, failures first; and per
+    group the PASS results as table rows, shown in a collapsed `<details>` (a browser lays
+    out nothing inside a closed one, so a page of 100,000 results opens at once).
+
+    The PASS rows are escaped and joined here, one string per group, not by the template:
+    a template yields ~20 pieces a row, millions for a big run, all held before the join.
+    """
+    rows = [
+        _row(run, position, result, label)
+        for position, result in enumerate(run.results)
+        if result.verdict != "PASS"
+    ]
+    passed: dict[str, list[str]] = {group: [] for group in run.groups()}
+    for result in run.results:
+        if result.verdict == "PASS":
+            passed[result.group].append(_passed_row(result))
+    collapsed = [
+        (group, len(items), Markup("\n".join(items))) for group, items in passed.items() if items
+    ]
+    return sorted(rows, key=lambda row: SEVERITY[row.result.verdict]), collapsed
+
+
+def _passed_row(result: CheckResult) -> str:
+    cells = (result.method, result.path, result.expect, result.got, ms_text(result))
+    method, path, expect, got, ms = (str(escape(cell)) for cell in cells)
+    return (
+        f'<tr><td>{method}</td><td class="path"><code>{path}</code></td><td>{expect}</td>'
+        f'<td>{got}</td><td class="num">{ms}</td></tr>'
+    )
 
 
 def _matrix_rows(matrix: Matrix, rows: list[Row], *, big: bool) -> list[MatrixRow]:
