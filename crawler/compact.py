@@ -28,10 +28,14 @@ def compact(model: M) -> M:
     shared = _INTERNED.setdefault(frozenset(fields), set(fields))
     object.__setattr__(model, "__pydantic_fields_set__", shared)
     values = model.__dict__
-    for name, value in values.items():
-        if type(value) is dict and not value:
-            values[name] = _EMPTY
-        else:
+    for name, value in values.items():  # a hot loop (once per result): cheapest tests first
+        kind = type(value)
+        if kind is dict:
+            if value:
+                _inside(value)
+            else:
+                values[name] = _EMPTY
+        elif kind is tuple or kind is list or isinstance(value, BaseModel):
             _inside(value)
     return model
 

@@ -113,6 +113,9 @@ class Pace:
         self._interval = 1.0 / settings.rate if settings.rate else 0.0
         self._hosts: dict[str, anyio.CapacityLimiter] = {}
         self._next_start = 0.0  # the monotonic instant the next request may start
+        # Neither a rate nor a per-host limit below the concurrency: nothing to wait for,
+        # and `observe` skips the slot (a limiter and a context manager per request).
+        self.idle = not self._interval and self._per_host >= settings.concurrency
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -719,7 +722,7 @@ async def observe(
     pace: Pace | None = None,
 ) -> Response | TransportError:
     """Send the request (when `pace` allows) and read at most `body_cap` bytes of the answer."""
-    if pace is None:
+    if pace is None or pace.idle:
         return await _observe(client, request, timeout, settings, redactor)
     async with pace.slot(_host(request.url)):
         return await _observe(client, request, timeout, settings, redactor)
