@@ -8,9 +8,10 @@ Run once per size in a fresh subprocess (`run.py` does), so the peak RSS it repo
 
 Phases timed: building and validating the manifest (the one-line form, 100 checks per
 group), the crawl (`runner.execute`, as `crawler run` does, concurrency 64), then each
-report format rendered from the Run (run.json streamed to a file, as `crawler run` writes
-it). Every check must PASS, or the figures are not printed. `--load RUN.json` (its own
-subprocess) times reading a saved run back, what `crawler render` does first.
+report format rendered from the Run (run.json and report.html streamed to files, as
+`crawler run` writes them). Every check must PASS, or the figures are not printed.
+`--load RUN.json` (its own subprocess) times reading a saved run back, what `crawler
+render` does first.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from pathlib import Path
 
 from crawler import manifest as manifest_mod
 from crawler import runner
-from crawler.cli import _rendered
+from crawler.cli import _rendered, _settle
 from crawler.engine import Settings, Target
 from crawler.files import write_atomic
-from crawler.reports import json_report
+from crawler.reports import html, json_report
 from crawler.results import load_run
 
 CONCURRENCY = 64
@@ -93,6 +94,7 @@ def main() -> int:
     start = time.perf_counter()
     run = runner.execute(loaded, Path("scale.yaml"), target, settings)
     figures["crawl_s"] = round(time.perf_counter() - start, 3)
+    _settle()  # as `crawler run` does before it renders
     figures["rss_after_crawl_mb"] = round(peak_rss_mb(), 1)
     bad = [r for r in run.results if r.verdict != "PASS"]
     if len(run.results) != args.checks or bad:
@@ -109,6 +111,10 @@ def main() -> int:
             if name == "json":  # as `crawler run` writes it: streamed to the file
                 path = args.save or Path(tmp) / "run.json"
                 write_atomic(path, json_report.chunks(run))
+                size = path.stat().st_size
+            elif name == "html":  # streamed too
+                path = Path(tmp) / "report.html"
+                write_atomic(path, html.stream(run))
                 size = path.stat().st_size
             else:
                 size = len(render(run, name).encode("utf-8"))

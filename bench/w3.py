@@ -210,10 +210,23 @@ def peak_at(w3: W3, checks: int) -> float:
     return max(f.peak_rss_mb for f in w3.cli if f.checks == checks)
 
 
-def growth(w3: W3) -> tuple[float, float]:
-    """Wall and RSS-above-baseline growth of the CLI from 10k to 100k (in-process)."""
+def growth(w3: W3) -> tuple[float, float, float]:
+    """From 10k to 100k checks (CLI, in-process): the wall ratio, the peak-RSS ratio, and
+    the memory each further check costs (KB, the slope between the two)."""
     small, big = (
         next(f for f in w3.cli if f.checks == n and f.target == "in-process") for n in SIZES
     )
-    base = w3.baseline_rss_mb
-    return big.wall_s / small.wall_s, (big.peak_rss_mb - base) / max(small.peak_rss_mb - base, 1)
+    slope_kb = (big.peak_rss_mb - small.peak_rss_mb) * 1024 / (big.checks - small.checks)
+    return big.wall_s / small.wall_s, big.peak_rss_mb / small.peak_rss_mb, slope_kb
+
+
+def render_growth(w3: W3) -> tuple[float, str]:
+    """The total render time of every format from 10k to 100k, and the per-format ratios."""
+    small, big = SIZES
+    times = {n: w3.renders[n]["render_s"] for n in SIZES}
+    total = sum(times[big].values()) / sum(times[small].values())  # type: ignore[attr-defined]
+    each = ", ".join(
+        f"{name} x{times[big][name] / max(times[small][name], 1e-3):.1f}"  # type: ignore[index]
+        for name in scale.FORMATS
+    )
+    return total, each

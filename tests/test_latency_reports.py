@@ -47,7 +47,9 @@ def test_no_latency_section_without_repeat_or_slo(sample_run: Run) -> None:
 
 def test_markdown_latency_tables_and_slo_verdicts() -> None:
     text = markdown.render(latency_run())
-    assert "4 samples per check (--repeat 4); 1 of 2 checks with an SLO breach it." in text
+    assert (
+        "4 samples per check (--repeat 4); SLO breached by 1 of the 2 checks that have one." in text
+    )
     assert "| Group | n | min | p50 | p95 | p99 | max |" in text
     # Billing pools 8 samples: 1, 2, 3, 4, 90, 100, 110, 200.
     assert "| Billing | 8 | 1.0 | 47 | 168 | 194 | 200 |" in text

@@ -167,8 +167,8 @@ def test_slo_breach_fails_a_passing_check_and_the_most_specific_slo_wins(tmp_pat
     assert missing.reason == "2 of 2 samples: expected 404, got 200"
     markdown = (out / "report.md").read_text()
     assert "| SLO | SLO verdict |" in markdown and "**FAIL** p95 " in markdown
-    assert "2 of 3 checks with an SLO breach it" not in markdown  # /nothing: FAIL, not breach
-    assert "1 of 3 checks with an SLO breach it" in markdown
+    assert "SLO breached by 2 of the 3" not in markdown  # /nothing: FAIL, not breach
+    assert "SLO breached by 1 of the 3 checks that have one" in markdown
     assert "FAIL p95" in stdout
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,8 +32,8 @@ from crawler.reports.matrix import (
     REAUTH_NOTE,
     Cell,
     Matrix,
-    build,
     cell_text,
+    columns_only,
     identity_line,
     identity_names,
     identity_tallies,
@@ -142,7 +143,13 @@ class MismatchModule:
 
 
 def render(run: Run) -> str:
-    """The HTML report: header, totals tiles, group tallies, a filterable table of all
+    """The HTML report as one string; see `stream`."""
+    return "".join(stream(run))
+
+
+def stream(run: Run) -> Iterator[str]:
+    """The HTML report, piece by piece (a big run's page is written so, never held whole):
+    header, totals tiles, group tallies, a filterable table of all
     results (manifest order), then the request, curl line and response of every FAIL
     and ERROR.
 
@@ -169,7 +176,7 @@ def render(run: Run) -> str:
     """
     counts = tally(run.results)
     verdicts = shown_verdicts(run.results)
-    matrix = build(run)
+    matrix = columns_only(run)  # no rows to build for one identity
     label = shows_identity(run)
     several = len(identity_names(run)) > 1
     known_failures = known.collect(run)
@@ -196,7 +203,7 @@ def render(run: Run) -> str:
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(
+        .generate(
             run=run,
             title=f"{run.name} verification ({counts['PASS']}/{len(run.results)} PASS)",
             started=started_text(run),
@@ -258,13 +265,11 @@ def big_layout(run: Run, label: bool) -> tuple[list[Row], list[tuple[str, int, M
         for position, result in enumerate(run.results)
         if result.verdict != "PASS"
     ]
-    passed: dict[str, list[str]] = {group: [] for group in run.groups()}
-    for result in run.results:
-        if result.verdict == "PASS":
-            passed[result.group].append(_passed_row(result))
-    collapsed = [
-        (group, len(items), Markup("\n".join(items))) for group, items in passed.items() if items
-    ]
+    collapsed = []
+    for group, results in run.groups().items():
+        passed = [_passed_row(result) for result in results if result.verdict == "PASS"]
+        if passed:  # joined group by group: never every row's string at once
+            collapsed.append((group, len(passed), Markup("\n".join(passed))))
     return sorted(rows, key=lambda row: SEVERITY[row.result.verdict]), collapsed
 
 

@@ -97,7 +97,7 @@ def pooled_rows(results: Iterable[CheckResult], key: str) -> list[LatencyRow]:
 
 
 def headline(run: Run) -> str:
-    """`200 samples per check (--repeat 200); 2 of 14 checks breach their SLO.`"""
+    """`200 samples per check (--repeat 200); SLO breached by 2 of the 14 checks that have one.`"""
     rows = check_rows(run)
     parts = []
     if run.settings.repeat > 1:
@@ -105,7 +105,7 @@ def headline(run: Run) -> str:
     with_slo = [row for row in rows if row.verdict]
     if with_slo:
         breached = sum(1 for row in with_slo if row.breached)
-        parts.append(f"{breached} of {len(with_slo)} checks with an SLO breach it")
+        parts.append(f"SLO breached by {breached} of the {len(with_slo)} checks that have one")
     return "; ".join(parts) + ". Milliseconds; percentiles interpolate linearly between ranks."
 
 

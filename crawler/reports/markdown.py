@@ -17,8 +17,8 @@ from crawler.reports.matrix import (
     REAUTH_NOTE,
     Matrix,
     Row,
-    build,
     cell_text,
+    columns_only,
     identity_line,
     identity_names,
     identity_tallies,
@@ -79,7 +79,7 @@ def render(run: Run) -> str:
     Text from the target or the manifest (paths, reasons, names) is escaped so it can
     neither break a table nor inject links or HTML.
     """
-    matrix = build(run)
+    matrix = columns_only(run)  # no rows to build for one identity
     counts = tally(run.results)
     verdicts = shown_verdicts(run.results)
     total = len(run.results)

@@ -16,8 +16,8 @@ from crawler.reports import latency as latency_
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     Matrix,
-    build,
     cell_text,
+    columns_only,
     identity_line,
     login_failures,
     shows_identity,
@@ -83,7 +83,7 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     """
     buffer = io.StringIO()
     console = _console(buffer, color=color, width=width)
-    matrix = build(run)
+    matrix = columns_only(run)  # no rows to build for one identity
     label = shows_identity(run)
     if run.interrupted:
         console.print(Text("Interrupted: these results are partial.", style="bold red"))
