@@ -167,7 +167,8 @@ def report(w3: W3) -> list[str]:
     lines += [
         "",
         "Every report format rendered from one Run (`bench/scale.py`, in-process target; the "
-        "process's peak RSS after each format, cumulative; run.json streamed to a file):",
+        "process's peak RSS after each format, cumulative; run.json and report.html streamed "
+        "to files):",
         "",
         "| format | "
         + " | ".join(f"{n:,}: render (s) | {n:,}: size | {n:,}: peak RSS (MB)" for n in SIZES)
