@@ -1,4 +1,4 @@
-"""Compact models (crawler/compact.py) and the streamed run.json (reports/json_report.chunks)."""
+"""Memory and CPU at scale: compact models, the streamed run.json, an idle politeness pace."""
 
 from __future__ import annotations
 
@@ -39,3 +39,12 @@ def test_streamed_json_is_the_same_text(
 ) -> None:
     for run in (sample_run, matrix_run, known_run, baseline_run, samples.run([])):
         assert "".join(json_report.chunks(run)) == json_report.render(run)
+
+
+def test_pace_is_idle_only_when_neither_rate_nor_per_host_can_bind() -> None:
+    from crawler.engine import Pace, Settings
+
+    assert Pace(Settings(concurrency=16)).idle
+    assert Pace(Settings(concurrency=16, per_host=16)).idle  # the crawl's limit binds first
+    assert not Pace(Settings(concurrency=16, per_host=4)).idle
+    assert not Pace(Settings(concurrency=16, rate=20)).idle
