@@ -157,11 +157,43 @@ def _process(command: list[str], port: int, kind: str) -> Iterator[Server]:
         stop(process)
 
 
+APT_LIMIT_S = 300
+
+
+def ensure_nginx() -> tuple[str | None, str]:
+    """nginx's path, installing it with apt-get when it is missing and we are root; else
+    None and why (the bench then says so and uses uvicorn)."""
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+    if found:
+        return found, ""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None, "nginx not installed (installing it needs root and apt-get)"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nginx"]):
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=env, timeout=APT_LIMIT_S, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return None, f"nginx not installed: `{' '.join(command)}` took over {APT_LIMIT_S} s"
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+            return None, f"nginx not installed: `{' '.join(command)}` failed: {' '.join(tail)}"
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    return (found, "installed with apt-get") if found else (None, "apt-get installed no nginx")
+
+
 @contextmanager
 def fast_server() -> Iterator[Server]:
-    """nginx if it is on PATH, else uvicorn with the raw `fast_app`."""
+    """nginx (installed with apt-get if missing and root), else uvicorn with `fast_app`."""
     port = free_port()
-    nginx = shutil.which("nginx")
+    nginx, note = ensure_nginx()
+    if note:
+        print(f"bench: {note}", file=sys.stderr, flush=True)
     if nginx is None:
         command, kind = _uvicorn("fast_app")
         with _process([*command, "--port", str(port)], port, kind) as server:

@@ -70,6 +70,15 @@ _update_doc_option = click.option(
 )
 
 
+# Latency: the markdown report's summary form, for huge runs.
+_summary_only_option = click.option(
+    "--summary-only",
+    is_flag=True,
+    help="Markdown report of tallies, latency and what did not pass, without the per-check "
+    "tables (for huge runs).",
+)
+
+
 def _format_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.option(
         "--format",
@@ -314,6 +323,17 @@ def cli() -> None:
     "10 s at most); a failed push is a warning.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; only the summary.")
+# Latency: --repeat samples; --summary-only for huge runs' markdown.
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Send each check N times (at most 10000): min/p50/p95/p99/max per check, group and "
+    "identity, and SLO verdicts. A check FAILs if any sample does (with the count).",
+)
+@_summary_only_option
 def run(
     manifest: Path,
     base_url: str | None,
@@ -343,6 +363,8 @@ def run(
     metrics_file: Path | None,
     pushgateway: str | None,
     quiet: bool,
+    repeat: int,
+    summary_only: bool,
     network: Flags,
 ) -> None:
     """Crawl MANIFEST's checks and write the reports to --out."""
@@ -354,6 +376,7 @@ def run(
     from crawler.selection import select, select_flows
 
     chosen = _formats(formats)
+    _check_repeat(repeat)
     if fail_on == "regressions" and baseline is None:
         _fail(UsageError("--fail-on regressions needs --baseline RUN.json to compare with."))
     try:
@@ -388,6 +411,7 @@ def run(
             per_host=per_host,
             network=options,
             detect_stubs=detect_stubs,
+            repeat=repeat,
         )
         place = runner.inventory_place(loaded, manifest, inventory)
         flows = select_flows(loaded.planned_flows(settings.timeout), selection)  # flows
@@ -397,7 +421,7 @@ def run(
             loaded.identity_names,
             allow_empty=bool(flows),
         )
-        progress = _Progress([*checks, *steps_of(flows)], quiet)
+        progress = _Progress([*checks * repeat, *steps_of(flows)], quiet)  # --repeat: samples
         observer = runner.Observer(
             on_result=progress.advance,
             on_login_failure=lambda name, why: click.echo(
@@ -422,6 +446,9 @@ def run(
             run_ = run_.model_copy(update={"environment": env})
     except CrawlerError as error:
         _fail(error)
+    # Big runs: the reports need only the run; the manifest's checks go before rendering.
+    del loaded, checks
+    _settle()
     if before is not None:
         run_ = compare(run_, before, str(baseline))
     code = _finish(
@@ -430,6 +457,7 @@ def run(
         chosen,
         fail_on=_fail_on(fail_on),
         annotations=annotations,
+        summary_only=summary_only,
     )
     _publish(run_, update_docs, metrics_file, pushgateway)
     sys.exit(code)
@@ -564,6 +592,7 @@ def _finish(
     fail_on: FailOn = "any",
     *,
     annotations: bool = False,
+    summary_only: bool = False,
 ) -> int:
     """Write the report files, the GitHub step summary (when `GITHUB_STEP_SUMMARY` is set)
     and `--annotations`, print the terminal summary; return the run's exit code."""
@@ -576,7 +605,13 @@ def _finish(
         fmt = FORMATS[name]
         assert fmt.filename is not None
         path = out / fmt.filename
-        write_atomic(path, fmt.render_for(run_, fail_on))
+        if name in ("json", "html"):  # streamed: the same text, never one huge string
+            from crawler.reports import html, json_report
+
+            stream = json_report.chunks if name == "json" else html.stream
+            write_atomic(path, stream(run_))
+        else:
+            write_atomic(path, _rendered(run_, name, summary_only=summary_only, fail_on=fail_on))
         written.append(str(path))
     summary_file = github.summary_path(os.environ)
     if summary_file is not None:
@@ -588,6 +623,40 @@ def _finish(
     click.echo(terminal.render(run_, color=color, width=width), nl=False)
     click.echo(f"reports: {', '.join(written)}", err=True)
     return summarize(run_, fail_on).exit_code
+
+
+# --- latency: --repeat and --summary-only ----------------------------------------------------
+
+
+def _settle() -> None:
+    """The run is built and lives until exit: take its objects out of the cyclic garbage
+    collector's sight (`gc.freeze`), so rendering 100,000 results does not traverse them
+    again and again (it made rendering a huge run superlinear). They are freed as usual."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def _check_repeat(repeat: int) -> None:
+    from crawler.repeat import MAX_REPEAT
+
+    if repeat > MAX_REPEAT:
+        _fail(
+            UsageError(
+                f"--repeat {repeat}: at most {MAX_REPEAT} samples per check; for a load test "
+                "use a dedicated tool (Locust, k6)."
+            )
+        )
+
+
+def _rendered(run_: Run, name: str, *, summary_only: bool, fail_on: FailOn = "any") -> str:
+    """The report `name` of the run; with `summary_only`, markdown's summary form."""
+    if summary_only and name == "md":
+        from crawler.reports import markdown
+
+        return markdown.render_summary(run_)
+    return FORMATS[name].render_for(run_, fail_on)
 
 
 def _check_publish(docs: Sequence[Path], pushgateway: str | None = None) -> None:
@@ -726,18 +795,22 @@ def schema() -> None:
 @_out_option
 @_format_option("md,html")
 @_update_doc_option
-def render(run_file: Path, out: Path, formats: str, update_docs: tuple[Path, ...]) -> None:
+@_summary_only_option
+def render(
+    run_file: Path, out: Path, formats: str, update_docs: tuple[Path, ...], summary_only: bool
+) -> None:
     """Re-render the reports of a saved run (the run.json of `crawler run`)."""
     from crawler.results import load_run
 
     chosen = _formats(formats)
     try:
         saved = load_run(run_file)
+        _settle()
         _writable(out)
         _check_publish(update_docs)
     except CrawlerError as error:
         _fail(error)
-    _finish(saved, out, chosen)  # re-rendering succeeded: exit 0 whatever the verdicts
+    _finish(saved, out, chosen, summary_only=summary_only)  # exit 0 whatever the verdicts
     _publish(saved, update_docs)
 
 

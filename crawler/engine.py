@@ -35,6 +35,7 @@ import httpx
 
 from crawler import assertions, auth, netconfig, redact, stubs, verdict
 from crawler.auth import MissingCapture, Session, fill, fill_data
+from crawler.compact import compact
 from crawler.errors import TargetError
 from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
 from crawler.redact import Redactor
@@ -98,6 +99,8 @@ class Settings:
     network: netconfig.NetworkOptions = field(default_factory=netconfig.NetworkOptions)
     # Stub detection: keep `BodyFacts` of every answer for the rules run after the crawl.
     detect_stubs: bool = True
+    # --repeat: times each check is sent (see crawler/repeat.py); 1 sends it once.
+    repeat: int = 1
 
 
 class Pace:
@@ -117,6 +120,9 @@ class Pace:
         self._interval = 1.0 / settings.rate if settings.rate else 0.0
         self._hosts: dict[str, anyio.CapacityLimiter] = {}
         self._next_start = 0.0  # the monotonic instant the next request may start
+        # Neither a rate nor a per-host limit below the concurrency: nothing to wait for,
+        # and `observe` skips the slot (a limiter and a context manager per request).
+        self.idle = not self._interval and self._per_host >= settings.concurrency
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -369,6 +375,7 @@ async def crawl(
     deadline_at: float | None = None,
     pace: Pace | None = None,
     limiter: anyio.CapacityLimiter | None = None,  # flows: shared with the flows of the run
+    keep: bool = True,
 ) -> list[CheckResult]:
     """Send every check as its identity and judge it; return results in the order of `checks`.
 
@@ -382,7 +389,8 @@ async def crawl(
     default `settings.deadline` seconds from now) are SKIP `deadline reached`, and no retry
     starts after it. Every request waits for `pace` (by default a new `Pace(settings)`): at
     most `settings.per_host` in flight to a host, and `settings.rate` a second. Never
-    raises for a network failure.
+    raises for a network failure. With `keep=False` the results are only passed to
+    `on_result` and the list returned is empty (`--repeat`: memory stays bounded).
     """
     redactor = redactor or Redactor()
     if deadline_at is None and settings.deadline is not None:
@@ -400,7 +408,7 @@ async def crawl(
             planned.check.json_body if planned.check.form is None else planned.check.form,
         )
     )
-    results: list[CheckResult | None] = [None] * len(checks)
+    results: list[CheckResult | None] = [None] * (len(checks) if keep else 0)
     pending = iter(enumerate(checks))  # shared by the workers: each check is taken once
     limiter = limiter or anyio.CapacityLimiter(settings.concurrency)
     pace = pace or Pace(settings)
@@ -415,7 +423,8 @@ async def crawl(
                     result = await check_one(
                         session, planned, settings, redactor, deadline_at=deadline_at, pace=pace
                     )
-            results[index] = result
+            if keep:
+                results[index] = result
             if on_result is not None:
                 on_result(index, result)
 
@@ -737,22 +746,29 @@ def _result(
         observation = observation.model_copy()
         observation._body = None  # judged: the whole body and raw headers are not kept
         observation._raw_headers = None
-    return CheckResult(
-        group=planned.group,
-        index=planned.index,
-        name=redactor.text(check.name) if check.name else None,
-        method=check.method,
-        path=redactor.url(check.path),
-        expect=str(planned.expect),
-        tags=check.tags,
-        identity=planned.identity,
-        request=request,
-        observation=observation,
-        verdict=judgement.verdict,
-        reason=reason,
-        known=planned.known,
-        assertions=tuple(failed),
+    return compact(  # shared field sets: 100,000 results fit in memory (see compact.py)
+        CheckResult(
+            group=planned.group,
+            index=planned.index,
+            name=redactor.text(check.name) if check.name else None,
+            method=check.method,
+            path=_same(check.path, redactor.url(check.path)),  # the manifest's string if unchanged
+            expect=sys.intern(str(planned.expect)),  # one string per distinct value
+            tags=check.tags,
+            identity=planned.identity,
+            request=request,
+            observation=observation,
+            verdict=judgement.verdict,
+            reason=reason,
+            known=planned.known,
+            assertions=tuple(failed),
+        )
     )
+
+
+def _same(original: str, redacted: str) -> str:
+    # 100,000 results keep the manifest's path strings instead of equal copies of them.
+    return original if redacted == original else redacted
 
 
 def _asserted(
@@ -830,7 +846,7 @@ def request_info(request: httpx.Request, redactor: Redactor) -> RequestInfo:
     body = request.content.decode("utf-8", errors="replace") if request.content else None
     content_type = request.headers.get("content-type")
     return RequestInfo(
-        method=request.method,
+        method=sys.intern(request.method),
         url=redactor.url(str(request.url)),
         headers=redactor.headers(
             (name, value)
@@ -891,7 +907,7 @@ async def observe_answer(
 ) -> Answer:
     """`observe`, keeping what a capture needs from the answer (see `Answer`)."""
     limit = whole or 2 * timeout
-    if pace is None:
+    if pace is None or pace.idle:
         return await _answer(client, request, timeout, limit, settings, redactor)
     async with pace.slot(_host(request.url)):
         return await _answer(client, request, timeout, limit, settings, redactor)
@@ -938,7 +954,7 @@ async def _answer(
         text = excerpt.decode(response.encoding or "utf-8", errors="replace")
     observation = Response(
         status=response.status_code,
-        reason_phrase=response.reason_phrase,
+        reason_phrase=sys.intern(response.reason_phrase),  # "OK" once, not per answer
         headers=redactor.headers(_raw_headers(response.headers)),
         body_excerpt=redactor.text(text[: settings.excerpt_cap]),
         body_bytes=body.size,

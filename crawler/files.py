@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and a rename.
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write `text` (or its pieces, in order) to `path` via a temporary file in the same
+    folder and a rename.
 
     The file gets the permissions an ordinary new file would (mkstemp makes it 0600), or
     keeps those of the file it replaces.
@@ -18,7 +20,10 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)  # streamed: a huge run.json is never one string
             handle.flush()
             os.fsync(handle.fileno())
         Path(temp).replace(path)

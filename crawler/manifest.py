@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from crawler.assertions import Assertions, JsonCondition
+from crawler.compact import compact
 from crawler.errors import ManifestError, ManifestIssue, UsageError
 from crawler.redact import SECRET_ENV_NAME, is_secret_name
 from crawler.results import Known
@@ -109,7 +110,14 @@ def parse_expect(value: object) -> Expect:
                 raise ValueError(f"{json.dumps(shown)} is not a status; {_EXPECT_HELP}")
             part = int(part)
         codes.append(_status_code(part))
-    return Expect(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(classes)))
+    expect = Expect(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(classes)))
+    return _EXPECTS.setdefault(expect, expect)  # one object per distinct value (100k checks)
+
+
+_NO_HEADERS: dict[str, str] = {}
+
+# Interned expectations: a manifest of 100,000 `-> 200` checks holds one Expect, not 100,000.
+_EXPECTS: dict[Expect, Expect] = {}
 
 
 ExpectField = Annotated[
@@ -282,6 +290,34 @@ class _Request(BaseModel):
         return self
 
 
+# --- latency SLOs ----------------------------------------------------------------------------
+
+
+class Slo(BaseModel):
+    """Latency limits in milliseconds (`slo: {p95_ms: 100}`); see `crawler.latency`.
+
+    On `defaults`, a group or a check: the most specific `slo:` replaces the others whole.
+    A PASS whose samples breach a limit becomes FAIL (`p95 128 ms > 100 ms`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    p50_ms: float | None = Field(default=None, gt=0, description="Median at most this.")
+    p95_ms: float | None = Field(default=None, gt=0, description="95th percentile at most this.")
+    p99_ms: float | None = Field(default=None, gt=0, description="99th percentile at most this.")
+    max_ms: float | None = Field(default=None, gt=0, description="Slowest sample at most this.")
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Slo:
+        if not self.limits():
+            raise ValueError("an slo needs at least one of p50_ms, p95_ms, p99_ms, max_ms")
+        return self
+
+    def limits(self) -> dict[str, float]:
+        """The limits set: `{"p95_ms": 100.0}`."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class Check(_Request):
     """One request to send and the status it must answer with."""
 
@@ -323,6 +359,8 @@ class Check(_Request):
         description="Assertions on the answer: json (JSONPath conditions), contains, "
         "not_contains, headers, max_bytes, schema.",
     )
+    # Latency SLO of this check (replaces its group's and the defaults').
+    slo: Slo | None = Field(default=None, description="Latency limits: {p95_ms: 100}.")
 
     @property
     def label(self) -> str:
@@ -553,6 +591,8 @@ class Group(BaseModel):
         default=None, description="A known failure of every check in the group."
     )
     checks: list[Check] = Field(min_length=1)
+    # Latency SLO of the group's checks (replaces the defaults').
+    slo: Slo | None = Field(default=None, description="Latency limits: {p95_ms: 100}.")
 
     @model_validator(mode="before")
     @classmethod
@@ -610,6 +650,9 @@ class Defaults(BaseModel):
         default=None,
         description="http(s):// proxy for every request (default: HTTPS_PROXY, NO_PROXY ...).",
     )
+
+    # Latency SLO of every check unless its group or itself sets one.
+    slo: Slo | None = Field(default=None, description="Latency limits: {p95_ms: 100}.")
 
     @field_validator("proxy")
     @classmethod
@@ -833,13 +876,18 @@ class Manifest(BaseModel):
                         group=group_name,
                         index=index,
                         check=check,
-                        headers={**self.defaults.headers, **check.headers},
+                        headers=(
+                            {**self.defaults.headers, **check.headers}
+                            if self.defaults.headers or check.headers
+                            else _NO_HEADERS  # shared, never written to
+                        ),
                         timeout=check.timeout or default_timeout,
                         identity=identity,
                         known=check.known or group.known,
                         connect_timeout=check.connect_timeout or self.defaults.connect_timeout,
                         total_timeout=check.total_timeout or self.defaults.total_timeout,
                         values=values,
+                        slo=check.slo or group.slo or self.defaults.slo,
                     )
 
     # --- environments, generated data and flows ---------------------------------------------
@@ -877,6 +925,7 @@ class Manifest(BaseModel):
                         values=values,
                         connect_timeout=step.connect_timeout or self.defaults.connect_timeout,
                         total_timeout=step.total_timeout or self.defaults.total_timeout,
+                        slo=step.slo or self.defaults.slo,
                     )
                     for index, step in enumerate(flow.steps)
                 )
@@ -957,7 +1006,7 @@ class Manifest(BaseModel):
                 available |= set(step.capture)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per check and identity, 100,000s of them
 class PlannedCheck:
     """A check ready to send: its group, position and effective headers and timeout."""
 
@@ -979,6 +1028,8 @@ class PlannedCheck:
 
     # generated data: the manifest's vars (and the run's run_id) for `{name}` placeholders
     values: Mapping[str, str] = dataclass_field(default_factory=dict, compare=False)
+    # The latency SLO that applies (check's, else group's, else defaults').
+    slo: Slo | None = None
 
     @property
     def field(self) -> str:
@@ -1253,7 +1304,7 @@ def loads(text: str, file: str = "<manifest>", environ: dict[str, str] | None = 
     if problems:
         raise ManifestError(problems)
     manifest._secrets = tuple(reader.secrets)
-    return manifest
+    return compact(manifest)  # shared field sets: 100,000 checks fit in memory (compact.py)
 
 
 def _issues(
@@ -1305,6 +1356,8 @@ def _model_at(path: Path_) -> type[BaseModel]:
     """The model an unknown field at `path` was written in (whose fields are allowed there)."""
     if path[:1] == ("groups",) and "assert" in path:  # body assertions
         return JsonCondition if "json" in path[path.index("assert") :] else Assertions
+    if "slo" in path[:-1]:  # latency SLO limits, wherever they are set
+        return Slo
     if path[:1] == ("groups",):
         # groups.G.colour is in a group; groups.G[0].colour, groups.G.checks[0].x in a check.
         return Group if len(path) == 3 else Check

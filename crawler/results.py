@@ -256,6 +256,13 @@ class CheckResult(BaseModel):
         default=(), description="Every body assertion that failed (the first is in `reason`)."
     )
     stub: Stub | None = Field(default=None, description="STUB: the rule and its evidence.")
+    # Latency (--repeat, slo:): every sample's elapsed ms, and the SLO limits judged against.
+    samples_ms: tuple[float, ...] = Field(
+        default=(), description="With --repeat: each answered sample's elapsed ms."
+    )
+    slo: dict[str, float] = Field(
+        default_factory=dict, description="The SLO limits it was judged by ({p95_ms: 100})."
+    )
 
     @property
     def status(self) -> int | None:
@@ -310,6 +317,8 @@ class RunSettings(BaseModel):
     # Network options a reader must know about (reports warn about `insecure`)
     insecure: bool = Field(default=False, description="TLS certificates were not verified.")
     proxy: str | None = Field(default=None, description="The proxy requests went through.")
+    # --repeat: times each check was sent (its latency samples).
+    repeat: int = 1
 
 
 class IdentityStatus(BaseModel):

@@ -20,7 +20,18 @@ from pathlib import Path
 import anyio
 import httpx
 
-from crawler import assertions, engine, mismatch, netconfig, redact, routes, stubs, verdict
+from crawler import (
+    assertions,
+    engine,
+    latency,
+    mismatch,
+    netconfig,
+    redact,
+    repeat,
+    routes,
+    stubs,
+    verdict,
+)
 from crawler import flows as flows_
 from crawler.auth import MissingCapture, Session, fill
 from crawler.engine import ProbeAnswer, Settings, Target
@@ -184,7 +195,18 @@ def execute(
     identities = {name: i for name, i in loaded.identities.items() if name in used}
     state = _State()
 
+    # --repeat: the checks are sent round after round; samples fold per check (repeat.py).
+    sampler = repeat.Sampler(len(checks)) if settings.repeat > 1 else None
+    sent = repeat.rounds(checks, settings.repeat) if sampler is not None else checks
+
     def on_result(index: int, result: CheckResult) -> None:
+        if sampler is not None:
+            sampler.add(index % len(checks), result)
+        else:
+            state.done[index] = result
+        observer.on_result(result)
+
+    def on_step(index: int, result: CheckResult) -> None:  # flows: positions after the checks
         state.done[index] = result
         observer.on_result(result)
 
@@ -242,7 +264,7 @@ def execute(
                         sessions,
                         settings,
                         redactor,
-                        on_result=on_result,
+                        on_result=on_step,
                         first=len(checks),
                         limiter=limiter,
                         pace=pace,
@@ -250,7 +272,7 @@ def execute(
                     )
                 )
                 await engine.crawl(
-                    checks,
+                    sent,
                     sessions,
                     settings,
                     redactor=redactor,
@@ -258,7 +280,10 @@ def execute(
                     deadline_at=deadline_at,
                     pace=pace,
                     limiter=limiter,
+                    keep=sampler is None,
                 )
+            if sampler is not None:
+                state.done.update(sampler.results())
             if state.document is not None or place is None:
                 pass  # read before the crawl already (for `schema: {from: openapi}`), or none
             elif place.kind == "path":
@@ -274,9 +299,9 @@ def execute(
             if probe > 0:
                 done = [state.done[index] for index in sorted(state.done)]
                 state.inventory = inventory_for(done, place, state.document, observer)
-                sent = {i: r for i, r in state.done.items() if i < len(checks)}  # not flows
+                answered = {i: r for i, r in state.done.items() if i < len(checks)}  # not flows
                 state.probed = await _probe(
-                    checks, sent, sessions, state.inventory, settings, probe, observer, pace
+                    checks, answered, sessions, state.inventory, settings, probe, observer, pace
                 )
 
     started = datetime.now(UTC)
@@ -286,10 +311,17 @@ def execute(
         _run_unwrapped(main)
     except KeyboardInterrupt:  # before the signal watcher started
         interrupted = True
+    if sampler is not None:  # interrupted too: what was sampled
+        state.done.update(sampler.results())
     results = engine.fill_unsent([*checks, *steps], state.done, target, INTERRUPTED, redactor)
     results[len(checks) :] = [  # flows: every step's result names its flow
         flows_.as_step(result, step.group)
         for result, step in zip(results[len(checks) :], steps, strict=True)
+    ]
+    # SLOs: a PASS whose latency breaches its check's `slo:` limits is FAIL (latency.py).
+    results = [
+        latency.judge_slo(result, planned.slo.limits() if planned.slo else None)
+        for result, planned in zip(results, [*checks, *steps], strict=True)
     ]
     run = Run(
         name=loaded.name,
@@ -306,6 +338,7 @@ def execute(
             transport="in-process" if target.in_process else settings.transport,
             insecure=settings.network.insecure and not target.in_process,
             proxy=_proxy_shown(target, settings),
+            repeat=settings.repeat,
         ),
         identities=tuple(state.statuses.values()) if loaded.identities else (),
         results=tuple(results),
@@ -316,7 +349,10 @@ def execute(
         run = stubs.detect(run)
     inventory = state.inventory
     if inventory is None:
-        inventory = inventory_for(run.results, place, state.document, observer)
+        # Nothing to diagnose: the routes of (say) 100,000 passing checks need not be built;
+        # the inventory is still read (its problems warned about) and named on the run.
+        answered = run.results if any(map(mismatch.needs_diagnosis, run.results)) else ()
+        inventory = inventory_for(answered, place, state.document, observer)
     return confirm(mismatch.annotate(run, inventory), state.probed, redactor)
 
 

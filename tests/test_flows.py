@@ -477,3 +477,20 @@ def test_a_step_body_assertion_fails_the_step_and_cleanup_still_runs() -> None:
         ("gone", "SKIP", PREVIOUS_FAILED),
     ]
     assert app.store == {}
+
+
+def test_repeat_samples_the_checks_and_runs_each_flow_once() -> None:
+    """`--repeat 3`: the ordinary check is sent three times and folded into one result with
+    three latency samples; the flow runs once (its steps are not load samples), whole."""
+    app = BookingsApp()
+    with serve(app) as base_url:
+        loaded = manifest.loads(CRUD.format(base_url=base_url, update_expect=200))
+        settings = Settings(transport="httpx", timeout=5, repeat=3)
+        run = runner.execute(loaded, Path("flows.yaml"), Target(base_url=base_url), settings)
+    health, *flow = run.results
+    assert (health.group, health.verdict, len(health.samples_ms)) == ("Health", "PASS", 3)
+    assert [r.verdict for r in flow] == ["PASS"] * 6
+    assert all(r.flow == "Bookings CRUD" for r in flow)
+    assert app.requests.count("GET /bookings") == 3
+    assert app.requests.count("POST /bookings") == 1
+    assert app.store == {}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from crawler.reports import (
     changes,
@@ -22,6 +24,7 @@ from crawler.reports import (
     reason_text,
     started_text,
 )
+from crawler.reports import latency as latency_
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     FLAKY_MARK,
@@ -30,8 +33,8 @@ from crawler.reports.matrix import (
     REAUTH_NOTE,
     Cell,
     Matrix,
-    build,
     cell_text,
+    columns_only,
     identity_line,
     identity_names,
     identity_tallies,
@@ -42,6 +45,7 @@ from crawler.reports.matrix import (
 from crawler.reports.mismatches import Mismatch, Module, collect
 from crawler.results import (
     CORE_VERDICTS,
+    SEVERITY,
     CheckResult,
     Run,
     Verdict,
@@ -141,7 +145,13 @@ class MismatchModule:
 
 
 def render(run: Run) -> str:
-    """The HTML report: header, totals tiles, group tallies, a filterable table of all
+    """The HTML report as one string; see `stream`."""
+    return "".join(stream(run))
+
+
+def stream(run: Run) -> Iterator[str]:
+    """The HTML report, piece by piece (a big run's page is written so, never held whole):
+    header, totals tiles, group tallies, a filterable table of all
     results (manifest order), then the request, curl line and response of every FAIL
     and ERROR.
 
@@ -168,13 +178,19 @@ def render(run: Run) -> str:
     """
     counts = tally(run.results)
     verdicts = shown_verdicts(run.results)
-    matrix = build(run)
+    matrix = columns_only(run)  # no rows to build for one identity
     label = shows_identity(run)
     several = len(identity_names(run)) > 1
     known_failures = known.collect(run)
     moved = changes.collect(run)
     flaky = sum(1 for r in run.results if r.flaky)
-    rows = [_row(run, position, result, label) for position, result in enumerate(run.results)]
+    # A big run: failures first, the passing results collapsed per group (see `big_layout`).
+    big = len(run.results) > BIG_RUN
+    collapsed: list[tuple[str, int, Markup]] = []
+    if big and not matrix.several:
+        rows, collapsed = big_layout(run, label)
+    else:
+        rows = [_row(run, position, result, label) for position, result in enumerate(run.results)]
     groups = [
         GroupTally(
             group,
@@ -189,7 +205,7 @@ def render(run: Run) -> str:
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(
+        .generate(
             run=run,
             title=f"{title_name(run)} verification ({counts['PASS']}/{len(run.results)} PASS)",
             started=started_text(run),
@@ -210,10 +226,13 @@ def render(run: Run) -> str:
             ),
             groups=groups,
             rows=rows,
+            big=big,
+            collapsed=collapsed,
+            latency=latency_.html(run),
             failures=[row for row in rows if row.anchor],
             login_failures=login_failures(run),
             show_identity=label,
-            matrix=_matrix(matrix, rows) if matrix.several else None,
+            matrix=_matrix_rows(matrix, rows, big=big) if matrix.several else None,
             identities=matrix.identities,
             identity_tallies=_identity_tallies(run, matrix) if matrix.several else [],
             reauth_mark=REAUTH_MARK,
@@ -228,6 +247,52 @@ def render(run: Run) -> str:
                 for module in found.modules
             ],
         )
+    )
+
+
+# --- big runs ---------------------------------------------------------------------------------
+
+# Above this many results the page puts failures first and collapses what passed.
+BIG_RUN = 2000
+
+
+def big_layout(run: Run, label: bool) -> tuple[list[Row], list[tuple[str, int, Markup]]]:
+    """A big run's results table: the results that did not pass, failures first; and per
+    group the PASS results as table rows, shown in a collapsed `<details>` (a browser lays
+    out nothing inside a closed one, so a page of 100,000 results opens at once).
+
+    The PASS rows are escaped and joined here, one string per group, not by the template:
+    a template yields ~20 pieces a row, millions for a big run, all held before the join.
+    """
+    rows = [
+        _row(run, position, result, label)
+        for position, result in enumerate(run.results)
+        if result.verdict != "PASS"
+    ]
+    collapsed = []
+    for group, results in run.groups().items():
+        passed = [_passed_row(result) for result in results if result.verdict == "PASS"]
+        if passed:  # joined group by group: never every row's string at once
+            collapsed.append((group, len(passed), Markup("\n".join(passed))))
+    return sorted(rows, key=lambda row: SEVERITY[row.result.verdict]), collapsed
+
+
+def _passed_row(result: CheckResult) -> str:
+    cells = (result.method, result.path, result.expect, result.got, ms_text(result))
+    method, path, expect, got, ms = (str(escape(cell)) for cell in cells)
+    return (
+        f'<tr><td>{method}</td><td class="path"><code>{path}</code></td><td>{expect}</td>'
+        f'<td>{got}</td><td class="num">{ms}</td></tr>'
+    )
+
+
+def _matrix_rows(matrix: Matrix, rows: list[Row], *, big: bool) -> list[MatrixRow]:
+    """The matrix rows; in a big run, rows with a cell that did not pass come first."""
+    built = _matrix(matrix, rows)
+    if not big:
+        return built
+    return sorted(
+        built, key=lambda m: min(SEVERITY[c.result.verdict] for c in m.cells if c is not None)
     )
 
 

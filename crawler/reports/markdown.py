@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from crawler.reports import changes as changes_
 from crawler.reports import duration_text, ms_text, note_text, reason_text, started_text
 from crawler.reports import known as known_
+from crawler.reports import latency as latency_
 from crawler.reports import likely_stubs as stubs_
 from crawler.reports.matrix import (
     FLAKY_MARK,
@@ -17,8 +18,8 @@ from crawler.reports.matrix import (
     REAUTH_NOTE,
     Matrix,
     Row,
-    build,
     cell_text,
+    columns_only,
     identity_line,
     identity_names,
     identity_tallies,
@@ -30,6 +31,7 @@ from crawler.results import (
     CheckResult,
     Run,
     Verdict,
+    failures_first,
     group_label,
     shown_verdicts,
     tally,
@@ -79,7 +81,7 @@ def render(run: Run) -> str:
     Text from the target or the manifest (paths, reasons, names) is escaped so it can
     neither break a table nor inject links or HTML.
     """
-    matrix = build(run)
+    matrix = columns_only(run)  # no rows to build for one identity
     counts = tally(run.results)
     verdicts = shown_verdicts(run.results)
     total = len(run.results)
@@ -109,6 +111,7 @@ def render(run: Run) -> str:
         lines += [*tally_table("Identity", per_identity.items(), verdicts), ""]
     groups = run.groups()
     lines += [*tally_table("Group", ((g, tally(rs)) for g, rs in groups.items()), verdicts), ""]
+    lines += latency_.markdown_lines(run)  # with --repeat or SLOs: percentiles, SLO verdicts
     moved = changes_.collect(run)
     if moved is not None:
         several = len(identity_names(run)) > 1
@@ -430,3 +433,61 @@ def code(value: str, *, in_table: bool = True) -> str:
     if value.startswith("`") or value.endswith("`") or (value[:1] == value[-1:] == " "):
         value = f" {value} "  # CommonMark strips one space each side of such content
     return f"{fence}{value}{fence}"
+
+
+# --- the summary form (`--summary-only`), for huge runs -------------------------------------
+
+# Rows of the summary's table of what did not pass, at most (the rest are in run.json).
+SUMMARY_ROWS = 1000
+_SUMMARY_COLUMNS = ("Verdict", "Group", "Identity", "Method", "Path", "Expected", "Got", "Note")
+
+
+def render_summary(run: Run) -> str:
+    """The markdown report without its per-check tables: the title, the totals, tallies per
+    identity and per group, the latency section (see `latency.markdown_lines`), and one
+    table of the results that did not pass, failures first (at most `SUMMARY_ROWS`).
+    Its size depends on what failed, not on how many checks ran."""
+    counts = tally(run.results)
+    verdicts = shown_verdicts(run.results)
+    total = len(run.results)
+    lines = [f"# {text(run.name)} verification ({counts['PASS']}/{total} PASS)", ""]
+    if run.interrupted:
+        lines += ["> **Interrupted:** these results are partial.", ""]
+    lines += _login_failures(run)
+    lines += [
+        f"**Target:** {code(run.target, in_table=False)} · **Date:** {started_text(run)} · "
+        f"**Duration:** {duration_text(run)}",
+        "",
+        *gfm_table(("Verdict", "Count"), [(v, str(counts[v])) for v in verdicts], range(1, 2)),
+        f"| **Total** | **{total}** |",
+        "",
+        *flaky_lines(run.results),
+    ]
+    names = identity_names(run)
+    if len(names) > 1:
+        lines += [*tally_table("Identity", identity_tallies(names, run.results).items(), verdicts)]
+        lines.append("")
+    groups = run.groups()
+    lines += [*tally_table("Group", ((g, tally(rs)) for g, rs in groups.items()), verdicts), ""]
+    lines += latency_.markdown_lines(run)
+    failing = [r for r in failures_first(run.results) if r.verdict != "PASS"]
+    lines += ["## Not passing", ""]
+    if not failing:
+        return "\n".join([*lines, "Every check passed.", ""])
+    rows = [
+        (
+            r.verdict,
+            text(r.group),
+            text(r.identity),
+            r.method,
+            code(r.path),
+            text(r.expect),
+            text(r.got),
+            text(note_text(r)),
+        )
+        for r in failing[:SUMMARY_ROWS]
+    ]
+    lines += [*gfm_table(_SUMMARY_COLUMNS, rows), ""]
+    if len(failing) > SUMMARY_ROWS:
+        lines += [f"{len(failing) - SUMMARY_ROWS} more not shown: see run.json.", ""]
+    return "\n".join(lines)

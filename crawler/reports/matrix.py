@@ -154,3 +154,14 @@ def login_failures(run: Run) -> list[IdentityStatus]:
 def shows_identity(run: Run) -> bool:
     """Whether reports name the identity of each result: several, or a named one."""
     return bool(run.identities) or any(r.identity != ANONYMOUS for r in run.results)
+
+
+# --- big runs: no matrix to build when there is one identity ---------------------------------
+
+
+def columns_only(run: Run) -> Matrix:
+    """`build(run)` when the run has several identities; with one, only its column and no
+    rows: the reports then show a plain table, and building 100,000 rows of one cell each
+    would only cost memory."""
+    names = identity_names(run)
+    return build(run) if len(names) > 1 else Matrix(names, ())

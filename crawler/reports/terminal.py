@@ -12,11 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.reports import changes, flaky_text, known, likely_stubs
+from crawler.reports import latency as latency_
 from crawler.reports.curl import curl_command
 from crawler.reports.matrix import (
     Matrix,
-    build,
     cell_text,
+    columns_only,
     identity_line,
     login_failures,
     shows_identity,
@@ -83,7 +84,7 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
     """
     buffer = io.StringIO()
     console = _console(buffer, color=color, width=width)
-    matrix = build(run)
+    matrix = columns_only(run)  # no rows to build for one identity
     label = shows_identity(run)
     if run.interrupted:
         console.print(Text("Interrupted: these results are partial.", style="bold red"))
@@ -114,6 +115,9 @@ def render(run: Run, *, color: bool = False, width: int = 100) -> str:
         if shown and moved is None:
             console.print()
         _print_matrix(console, matrix, width, color=color)
+    for table in latency_.terminal_tables(run):  # with --repeat or SLOs
+        console.print(table)
+        console.print()
     _print_tallies(console, run, width)
     if matrix.several:
         line = identity_line(matrix.identities, run.results)
