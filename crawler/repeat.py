@@ -56,6 +56,8 @@ class _Folded:
     kept: CheckResult
     verdicts: Counter[Verdict] = field(default_factory=Counter)
     samples: list[float] = field(default_factory=list)
+    # Digests of the bodies of samples whose body has a clock or counter field (stubs.py).
+    digests: set[str] = field(default_factory=set)
 
 
 class Sampler:
@@ -75,6 +77,9 @@ class Sampler:
         folded.verdicts[result.verdict] += 1
         if isinstance(result.observation, Response):
             folded.samples.append(result.observation.elapsed_ms)
+            facts = result.observation.facts
+            if facts is not None and facts.time_fields:
+                folded.digests.add(facts.digest)
 
     def results(self) -> dict[int, CheckResult]:
         """One result per check that has samples, keyed by its index (see the module doc)."""
@@ -85,6 +90,8 @@ def _result(folded: _Folded) -> CheckResult:
     kept = folded.kept
     total = sum(folded.verdicts.values())
     update: dict[str, object] = {"samples_ms": tuple(folded.samples)}
+    if folded.digests:  # constant_samples: a clock that never moves across the samples
+        update["distinct_bodies"] = len(folded.digests)
     if total > 1 and kept.verdict not in ("PASS", "SKIP"):
         count = folded.verdicts[kept.verdict]
         update["reason"] = f"{count} of {total} samples: {kept.reason}".rstrip(": ")

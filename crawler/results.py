@@ -263,6 +263,11 @@ class CheckResult(BaseModel):
     slo: dict[str, float] = Field(
         default_factory=dict, description="The SLO limits it was judged by ({p95_ms: 100})."
     )
+    distinct_bodies: int | None = Field(
+        default=None,
+        description="With --repeat: how many different bodies its samples answered "
+        "(stub detection's constant_samples; None when not known).",
+    )
 
     @property
     def status(self) -> int | None:

@@ -467,6 +467,19 @@ def constant_samples(results: Sequence[CheckResult]) -> Found:
                 (result.group, result.index, result.identity, result.method, result.path)
             ].append(index)
     flagged: Found = {}
+    for index, result in enumerate(results):  # --repeat: the samples folded into one result
+        found = _facts(result)
+        if (
+            found is not None
+            and found.time_fields
+            and result.distinct_bodies == 1
+            and len(result.samples_ms) >= 2
+        ):
+            evidence = (
+                f"{len(result.samples_ms)} samples (--repeat) answered the same body, though "
+                f"{', '.join(found.time_fields)} should change"
+            )
+            flagged[index] = Stub(rule="constant_samples", evidence=evidence)
     for indexes in samples.values():
         digests = {_digest_of(results[i]) for i in indexes}
         if len(indexes) >= 2 and len(digests) == 1:

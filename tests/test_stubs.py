@@ -567,3 +567,53 @@ def test_a_large_body_is_sampled_and_its_collections_still_measured() -> None:
     assert found.leaves == 1000
     assert found.collections == {"$.items": 5000, "$.tags": 0}
     assert rules([result("/api/customers", body)]) == {}
+
+
+# --- constant_samples over --repeat -------------------------------------------------------------
+
+
+def test_repeat_flags_a_clock_that_never_moves_and_not_one_that_does() -> None:
+    """`--repeat 3` folds each check's samples into one result; the rule still sees that
+    every sample of `/frozen` answered the same body with a `generated_at` that should
+    change, while `/live`'s counter moves. A constant body without a clock is not flagged."""
+    import itertools
+
+    from servers import serve
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from crawler import engine, manifest, runner
+
+    ticks = itertools.count()
+    frozen = {"generated_at": "2024-01-01T00:00:00Z", "calls": 120, "agents": 7, "queue": "main"}
+
+    async def frozen_route(request: Any) -> JSONResponse:
+        return JSONResponse(frozen)
+
+    async def live_route(request: Any) -> JSONResponse:
+        return JSONResponse({**frozen, "generated_at": f"2024-01-01T00:00:{next(ticks):02d}Z"})
+
+    async def config_route(request: Any) -> JSONResponse:
+        return JSONResponse({"region": "eu-west-1", "features": ["a", "b"], "limit": 50})
+
+    app = Starlette(
+        routes=[
+            Route("/frozen", frozen_route),
+            Route("/live", live_route),
+            Route("/config", config_route),
+        ]
+    )
+    text = (
+        "version: 1\nname: r\nbase_url: BASE\ngroups:\n  G: [GET /frozen, GET /live, GET /config]\n"
+    )
+    with serve(app) as base_url:
+        loaded = manifest.loads(text.replace("BASE", base_url))
+        settings = engine.Settings(transport="httpx", repeat=3)
+        run = runner.execute(loaded, Path("r.yaml"), engine.Target(base_url=base_url), settings)
+    frozen_result, live, config = run.results
+    assert (frozen_result.verdict, frozen_result.distinct_bodies) == ("STUB", 1)
+    assert frozen_result.stub is not None and frozen_result.stub.rule == "constant_samples"
+    assert "3 samples (--repeat) answered the same body" in frozen_result.stub.evidence
+    assert (live.verdict, live.distinct_bodies) == ("PASS", 3)
+    assert (config.verdict, config.distinct_bodies) == ("PASS", None)  # no clock: not judged
