@@ -143,6 +143,12 @@ class SchemaSpec(BaseModel):
                     f"schema from {json.dumps(data['from'])}: the only source is openapi"
                 )
             return {"source": "openapi"}
+        if isinstance(data, dict) and "from" in data:  # `from` is not a JSON Schema keyword
+            others = ", ".join(sorted(str(k) for k in data if k != "from"))
+            raise ValueError(
+                f"{{from: openapi}} takes nothing else (found {others}); "
+                "write an inline JSON Schema instead"
+            )
         if isinstance(data, dict) and "source" not in data:
             try:
                 Draft202012Validator.check_schema(data)

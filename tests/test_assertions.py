@@ -617,3 +617,14 @@ def test_without_an_openapi_inventory_the_schema_assertion_says_so(tmp_path: Pat
         "schema: expected the documented response schema, got no OpenAPI document "
         "(set inventory: {openapi: ...})"
     }
+
+
+def test_schema_from_openapi_with_other_keys_is_a_located_error() -> None:
+    text = (
+        "version: 1\nname: x\ngroups:\n  G:\n"
+        "    - {path: /a, assert: {schema: {from: openapi, type: string}}}\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        manifest.loads(text, "m.yaml")
+    assert "m.yaml:5" in str(caught.value)
+    assert "{from: openapi} takes nothing else (found type)" in str(caught.value)
