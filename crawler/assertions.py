@@ -30,9 +30,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import jsonpath
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.exceptions import best_match
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -112,6 +109,8 @@ class JsonCondition(BaseModel):
 
 
 def _jsonpath(path: str) -> str:
+    import jsonpath  # lazy: `crawler --help` stays fast
+
     if not path.startswith("$"):
         raise ValueError(f"{json.dumps(path)} is not a JSONPath; start it with $")
     try:
@@ -137,6 +136,11 @@ class SchemaSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _shape(cls, data: object) -> object:
+        from jsonschema import (  # lazy: `crawler --help` stays fast
+            Draft202012Validator,
+            SchemaError,
+        )
+
         if isinstance(data, dict) and set(data) == {"from"}:
             if data["from"] != "openapi":
                 raise ValueError(
@@ -306,6 +310,8 @@ def _header(name: str, expected: str, headers: Mapping[str, str]) -> list[Failur
 
 
 def _condition(path: str, condition: JsonCondition, data: Any, fill: Fill) -> list[Failure]:
+    import jsonpath  # lazy: `crawler --help` stays fast
+
     values = [match.obj for match in jsonpath.finditer(path, data)]
     if condition.exists is False:
         return [Failure(path, "no match", _shown(values[0]))] if values else []
@@ -376,6 +382,9 @@ def _shown(value: Any) -> str:
 
 
 def _schema(spec: SchemaSpec, status: int, data: Any) -> list[Failure]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match  # lazy: `crawler --help` stays fast
+
     schema = spec.inline if spec.source == "inline" else _documented(spec, status)
     if isinstance(schema, Failure):
         return [schema]

@@ -22,12 +22,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from crawler.errors import UsageError
 
 if TYPE_CHECKING:
     from crawler.manifest import Defaults
+
+# httpx is imported inside the functions that need it: the command line's decorators build
+# `Flags` at import time, and `crawler --help` must not pay for httpx.
 
 
 @functools.cache
@@ -81,6 +82,8 @@ def ssl_context(options: NetworkOptions) -> ssl.SSLContext:
 def _context(
     ca_bundle: str | None, cert: str | None, key: str | None, insecure: bool
 ) -> ssl.SSLContext:
+    import httpx
+
     try:
         if insecure:
             context = httpx.create_ssl_context(verify=False)
@@ -107,6 +110,8 @@ def proxy_for(
     Loopback targets are never proxied by the environment (a local demo behind a
     corporate proxy variable would otherwise fail).
     """
+    import httpx
+
     if options.proxy:
         return options.proxy
     if not options.trust_env:
@@ -158,6 +163,8 @@ def parse_header(text: str) -> tuple[str, str]:
 
 def proxy_label(proxy: str) -> str:
     """A proxy URL as reports may show it: without its password."""
+    import httpx
+
     url = httpx.URL(proxy)
     if url.password:
         return str(url.copy_with(username=url.username, password="***"))

@@ -117,3 +117,14 @@ def test_an_unknown_crawler_env_names_the_variable(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "CRAWLER_ENV=mars (as --env): --env mars: no such environment" in result.stderr
+
+
+def test_the_command_line_imports_no_heavy_module_before_a_command_runs() -> None:
+    """`crawler --help` and `crawler check` stay fast (bench W4): importing the command line
+    loads none of httpx, anyio, jsonschema, jsonpath, jinja2 or rich."""
+    heavy = ("httpx", "anyio", "jsonschema", "jsonpath", "jinja2", "rich", "aiohttp")
+    code = f"import sys, crawler.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
