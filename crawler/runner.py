@@ -180,9 +180,12 @@ def execute(
     checks = list(checks) if checks is not None else loaded.planned(settings.timeout)
     # flows and generated data: the run's id for `{run_id}`, and the flows to run
     run_id = new_run_id()
-    checks = [_with_run_id(planned, run_id) for planned in checks]
+    with_id: dict[int, Mapping[str, str]] = {}  # one filled copy per distinct vars mapping
+    checks = [_with_run_id(planned, run_id, with_id) for planned in checks]
     flows = [
-        dataclasses.replace(flow, steps=tuple(_with_run_id(step, run_id) for step in flow.steps))
+        dataclasses.replace(
+            flow, steps=tuple(_with_run_id(step, run_id, with_id) for step in flow.steps)
+        )
         for flow in (flows if flows is not None else loaded.planned_flows(settings.timeout))
     ]
     steps = flows_.steps_of(flows)
@@ -356,8 +359,15 @@ def execute(
     return confirm(mismatch.annotate(run, inventory), state.probed, redactor)
 
 
-def _with_run_id(planned: PlannedCheck, run_id: str) -> PlannedCheck:
-    return dataclasses.replace(planned, values={**planned.values, RUN_ID: run_id})
+def _with_run_id(
+    planned: PlannedCheck, run_id: str, shared: dict[int, Mapping[str, str]]
+) -> PlannedCheck:
+    """`planned` with `{run_id}` among its values; checks planned with the same vars share
+    one mapping (100,000 checks must not each carry a copy)."""
+    values = shared.get(id(planned.values))
+    if values is None:
+        values = shared[id(planned.values)] = {**planned.values, RUN_ID: run_id}
+    return dataclasses.replace(planned, values=values)
 
 
 def _hiding(observer: Observer, redactor: Redactor) -> Observer:

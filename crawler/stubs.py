@@ -107,13 +107,40 @@ _MARKERS_KEPT = 3
 _SCAN_LIMIT = 1000
 
 
+# Facts of small bodies seen before, shared: 100,000 answers of `{"ok":true}` need one.
+_SHARED: dict[tuple[bytes, str | None], BodyFacts] = {}
+_SHARED_BODY = 4096
+_SHARED_LIMIT = 10_000
+
+
 def facts(
     body: bytes,
     content_type: str | None = None,
     request_body: bytes | None = None,
     clean: Callable[[str], str] = str,
 ) -> BodyFacts:
-    """What the stub rules need of `body` (see `BodyFacts`); `clean` redacts the evidence."""
+    """What the stub rules need of `body` (see `BodyFacts`); `clean` redacts the evidence.
+
+    The same small body without a request body gives the same facts: they are made once
+    and shared (frozen), unless they quote values (`markers`, which `clean` redacts).
+    """
+    if request_body is not None or len(body) > _SHARED_BODY:
+        return _facts_of(body, content_type, request_body, clean)
+    key = (body, content_type)
+    found = _SHARED.get(key)
+    if found is None:
+        found = _facts_of(body, content_type, None, clean)
+        if not found.markers and len(_SHARED) < _SHARED_LIMIT:
+            _SHARED[key] = found
+    return found
+
+
+def _facts_of(
+    body: bytes,
+    content_type: str | None,
+    request_body: bytes | None,
+    clean: Callable[[str], str],
+) -> BodyFacts:
     try:
         data = json.loads(body) if body.strip()[:1] in (b"{", b"[") else None
         is_json = data is not None
