@@ -1211,3 +1211,17 @@ def test_render_changes_with_several_identities(matrix_run: Run) -> None:
     text = terminal.render_changes(compare(matrix_run, before, "old.json"))
     assert text.splitlines()[1].split() == ["Change", "Identity", "Group", "Check", "Was", "Now"]
     assert text.splitlines()[-1] == "0 REGRESSED, 0 FIXED, 7 NEW, 0 GONE (17 UNCHANGED)"
+
+
+def test_run_json_is_streamed_result_by_result_and_equals_the_whole_dump(
+    sample_run: Run,
+) -> None:
+    """run.json is written in pieces (a 100,000-check run never becomes one string), and
+    the pieces are exactly the document: also with fields after `results` (`run_id`)."""
+    from crawler.reports import json_report
+    from crawler.results import dump_run
+
+    for run in (sample_run, sample_run.model_copy(update={"run_id": "20261124T131500-3f9a2c"})):
+        pieces = list(json_report.chunks(run))
+        assert len(pieces) == len(run.results) + 2
+        assert "".join(pieces) == dump_run(run)
