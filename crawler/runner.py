@@ -362,12 +362,18 @@ def execute(
 def _with_run_id(
     planned: PlannedCheck, run_id: str, shared: dict[int, Mapping[str, str]]
 ) -> PlannedCheck:
-    """`planned` with `{run_id}` among its values; checks planned with the same vars share
-    one mapping (100,000 checks must not each carry a copy)."""
-    values = shared.get(id(planned.values))
-    if values is None:
-        values = shared[id(planned.values)] = {**planned.values, RUN_ID: run_id}
-    return dataclasses.replace(planned, values=values)
+    """`planned` with `{run_id}` among its values. The mapping `Manifest.planned` made for
+    this plan (one dict all its checks share) gets the run's id in place: 100,000 checks
+    are neither copied nor each given a mapping. A mapping that holds another run's id
+    (a plan sent again), or any other mapping, is copied once."""
+    values = planned.values
+    if isinstance(values, dict) and values.get(RUN_ID, run_id) == run_id:
+        values[RUN_ID] = run_id
+        return planned
+    copied = shared.get(id(values))
+    if copied is None:
+        copied = shared[id(values)] = {**values, RUN_ID: run_id}
+    return dataclasses.replace(planned, values=copied)
 
 
 def _hiding(observer: Observer, redactor: Redactor) -> Observer:
