@@ -42,6 +42,7 @@ from crawler.redact import Redactor
 from crawler.results import (
     BodyFacts,
     CheckResult,
+    Details,
     ErrorCode,
     NotSent,
     Observation,
@@ -759,7 +760,7 @@ def _result(
             verdict=judgement.verdict,
             reason=reason,
             known=planned.known,
-            assertions=tuple(failed),
+            details=Details(assertions=tuple(failed)) if failed else None,
         )
     )
 

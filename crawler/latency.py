@@ -134,10 +134,10 @@ def judge_slo(result: CheckResult, limits: Mapping[str, float] | None) -> CheckR
     """
     if not limits:
         return result
-    update: dict[str, object] = {"slo": dict(limits)}
+    update: dict[str, object] = {}
     measured = stats(samples_of(result))
     if result.verdict == "PASS" and measured is not None:
         found = breaches(measured, limits)
         if found:
             update |= {"verdict": "FAIL", "reason": "; ".join(found)}
-    return result.model_copy(update=update)
+    return result.with_details(slo=dict(limits), update=update)

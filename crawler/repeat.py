@@ -89,10 +89,13 @@ class Sampler:
 def _result(folded: _Folded) -> CheckResult:
     kept = folded.kept
     total = sum(folded.verdicts.values())
-    update: dict[str, object] = {"samples_ms": tuple(folded.samples)}
-    if folded.digests:  # constant_samples: a clock that never moves across the samples
-        update["distinct_bodies"] = len(folded.digests)
+    update: dict[str, object] = {}
     if total > 1 and kept.verdict not in ("PASS", "SKIP"):
         count = folded.verdicts[kept.verdict]
         update["reason"] = f"{count} of {total} samples: {kept.reason}".rstrip(": ")
-    return kept.model_copy(update=update)
+    return kept.with_details(
+        samples_ms=tuple(folded.samples),
+        # constant_samples: a clock that never moves across the samples
+        distinct_bodies=len(folded.digests) if folded.digests else None,
+        update=update,
+    )

@@ -552,12 +552,9 @@ def detect(run: Run) -> Run:
 
 
 def _flag(result: CheckResult, stub: Stub) -> CheckResult:
-    return result.model_copy(
-        update={
-            "verdict": "STUB",
-            "reason": f"likely stub ({stub.rule}): {stub.evidence}",
-            "stub": stub,
-        }
+    return result.with_details(
+        stub=stub,
+        update={"verdict": "STUB", "reason": f"likely stub ({stub.rule}): {stub.evidence}"},
     )
 
 

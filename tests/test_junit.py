@@ -206,12 +206,9 @@ STUB_REASON = "likely stub (placeholder_values): 4 of 7 values are placeholders:
 
 def stub_run() -> Run:
     health, *rest = samples.all_pass_run().results
-    stub = health.model_copy(
-        update={
-            "verdict": "STUB",
-            "reason": STUB_REASON,
-            "stub": Stub(rule="placeholder_values", evidence=STUB_REASON.split(": ", 1)[1]),
-        }
+    stub = health.with_details(
+        stub=Stub(rule="placeholder_values", evidence=STUB_REASON.split(": ", 1)[1]),
+        update={"verdict": "STUB", "reason": STUB_REASON},
     )
     return samples.run([stub, *rest])
 

@@ -87,7 +87,7 @@ def test_ms_shows_a_decimal_only_when_rounding_would_hide_it() -> None:
 
 def _passed(samples_ms: tuple[float, ...] = (), ms: float = 12.0) -> samples.CheckResult:
     result = samples.result("Billing", 0, "/api/billing", samples.response(200, ms=ms), "PASS")
-    return result.model_copy(update={"samples_ms": samples_ms})
+    return result.with_details(samples_ms=samples_ms)
 
 
 def test_samples_of_a_result() -> None:

@@ -17,19 +17,19 @@ HOSTILE_GROUP = "<script>alert(1)</script>"
 
 def _result(group: str, index: int, identity: str, ms: tuple[float, ...]) -> CheckResult:
     result = samples.result(group, index, f"/api/{index}", samples.response(200), "PASS")
-    return result.model_copy(update={"identity": identity, "samples_ms": ms})
+    return result.with_details(samples_ms=ms, update={"identity": identity})
 
 
 def latency_run(*, repeat: int = 4) -> Run:
     """Two groups (one with a hostile name), two identities, one check breaching its SLO."""
-    breach = _result("Billing", 1, "admin", (90.0, 100.0, 110.0, 200.0)).model_copy(
-        update={"verdict": "FAIL", "reason": "p95 186.5 ms > 100 ms", "slo": {"p95_ms": 100.0}}
+    breach = _result("Billing", 1, "admin", (90.0, 100.0, 110.0, 200.0)).with_details(
+        slo={"p95_ms": 100.0}, update={"verdict": "FAIL", "reason": "p95 186.5 ms > 100 ms"}
     )
     results = [
         _result("Billing", 0, "admin", (1.0, 2.0, 3.0, 4.0)),
         breach,
-        _result(HOSTILE_GROUP, 0, "viewer", (10.0, 20.0, 30.0, 40.0)).model_copy(
-            update={"slo": {"max_ms": 50.0}}
+        _result(HOSTILE_GROUP, 0, "viewer", (10.0, 20.0, 30.0, 40.0)).with_details(
+            slo={"max_ms": 50.0}
         ),
     ]
     settings = RunSettings(
