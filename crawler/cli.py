@@ -13,11 +13,11 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from crawler import manifest as manifest_mod
 from crawler.errors import CrawlerError, UsageError
 from crawler.reports import FILE_FORMATS, FORMATS
 
@@ -30,6 +30,14 @@ if TYPE_CHECKING:
     from crawler.selection import Selection
 
 DEFAULT_FORMATS = "md,html,json"
+
+
+def _manifest() -> ModuleType:
+    """`crawler.manifest`, imported when a command needs it: its pydantic models take a
+    tenth of a second to build, which `crawler --help` must not pay."""
+    from crawler import manifest
+
+    return manifest
 
 
 def _fail(error: CrawlerError) -> NoReturn:
@@ -382,7 +390,7 @@ def run(
     try:
         selection = _selection(only, skip, identity_names, shard)
         before = load_run(baseline) if baseline is not None else None
-        loaded = manifest_mod.load(manifest)
+        loaded = _manifest().load(manifest)
         if env is not None:
             loaded = _environment(loaded, env)
         target = _target(loaded, base_url, app_ref)
@@ -503,7 +511,7 @@ def _target(loaded: Manifest, base_url: str | None, app_ref: str | None) -> Targ
     if base_url and app_ref:
         raise UsageError("Pass --base-url or --app, not both.")
     if base_url:
-        problem = manifest_mod.url_problem(base_url)
+        problem = _manifest().url_problem(base_url)
         if problem:
             raise UsageError(f"--base-url {base_url!r}: {problem}.")
         return Target(base_url=base_url.rstrip("/"))
@@ -664,7 +672,7 @@ def _check_publish(docs: Sequence[Path], pushgateway: str | None = None) -> None
     from crawler import docblocks
 
     docblocks.check(docs)
-    if pushgateway and (problem := manifest_mod.url_problem(pushgateway)):
+    if pushgateway and (problem := _manifest().url_problem(pushgateway)):
         raise UsageError(f"--pushgateway: {problem}.")  # the URL may hold a password
 
 
@@ -721,7 +729,7 @@ def check(manifest: Path) -> None:
     from crawler.verdict import guard
 
     try:
-        loaded = manifest_mod.load(manifest)
+        loaded = _manifest().load(manifest)
     except CrawlerError as error:
         _fail(error)
     _warn_empty_credentials(loaded)
@@ -787,7 +795,7 @@ def _list_flows(loaded: Manifest, hidden: Redactor) -> None:
 @cli.command()
 def schema() -> None:
     """Print the manifest's JSON Schema (point your editor's YAML support at it)."""
-    click.echo(json.dumps(manifest_mod.json_schema(), indent=2))
+    click.echo(json.dumps(_manifest().json_schema(), indent=2))
 
 
 @cli.command()
@@ -894,7 +902,7 @@ def import_openapi(
 
     out = None if output == "-" else Path(output)
     try:
-        if base_url and (problem := manifest_mod.url_problem(base_url)):
+        if base_url and (problem := _manifest().url_problem(base_url)):
             raise UsageError(f"--base-url {base_url!r}: {problem}.")
         if out is not None and out.is_dir():
             raise UsageError(f"-o {out}: is a folder; name the manifest file to write.")
@@ -1119,7 +1127,7 @@ def _xref_live(
         text = xref.for_live_run(text, identities_from, backend)
         write_atomic(path, text)
         # The backend URL's credentials are `${INVENTORY_...}` in the file, values from here.
-        loaded = manifest_mod.load(path, {**os.environ, **xref.backend_environ(backend)})
+        loaded = _manifest().load(path, {**os.environ, **xref.backend_environ(backend)})
         target = _target(loaded, base_url, app_ref)
         _warn_empty_credentials(loaded)
         place = runner.inventory_place(loaded, path, None)
