@@ -14,7 +14,6 @@ import base64
 import dataclasses
 import importlib
 import inspect
-import json
 import random
 import re
 import socket
@@ -37,7 +36,7 @@ from crawler import assertions, auth, netconfig, redact, stubs, verdict
 from crawler.auth import MissingCapture, Session, fill, fill_data
 from crawler.compact import compact
 from crawler.errors import TargetError
-from crawler.manifest import ANONYMOUS, Identity, PlannedCheck
+from crawler.manifest import ANONYMOUS, Identity, PlannedCheck, scalar_text
 from crawler.redact import Redactor
 from crawler.results import (
     BodyFacts,
@@ -495,8 +494,9 @@ async def check_step(
     if session.failure is not None:
         return _login_failed(planned, session, redactor), None
     generation = session.generation
+    values = {**session.captures, **captured}
     try:
-        request = build_request(session.client, planned, {**session.captures, **captured})
+        request = build_request(session.client, planned, values)
     except MissingCapture as missing:
         return _unsent(planned, redactor, f"capture {missing.name} missing"), None
     except Exception as exc:  # e.g. a captured value that breaks the URL
@@ -513,7 +513,7 @@ async def check_step(
     )
     reauthenticated = False
     if _expired(answer.observation, session, planned) and await session.relogin(generation):
-        values = {**session.captures, **captured}
+        values = {**session.captures, **captured}  # the new login's captures
         request = build_request(session.client, planned, values)
         answer = await observe_answer(
             session.client,
@@ -525,7 +525,6 @@ async def check_step(
             planned.whole_timeout,
         )
         reauthenticated = True
-    values = {**session.captures, **captured}
     observation, nothing = answer.observation, None
     if inspect is not None and isinstance(observation, Response):
         nothing = inspect(answer)
@@ -821,17 +820,12 @@ def build_request(
     return client.build_request(
         check.method,
         text(check.path),
-        params={k: text(_query_value(v)) for k, v in check.query.items()} or None,
+        params={k: text(scalar_text(v)) for k, v in check.query.items()} or None,
         headers={k: text(v) for k, v in planned.headers.items()},
         json=check.json_body if values is None else fill_data(check.json_body, values),
-        data={k: text(_query_value(v)) for k, v in check.form.items()} if check.form else None,
+        data={k: text(scalar_text(v)) for k, v in check.form.items()} if check.form else None,
         timeout=httpx.Timeout(planned.timeout, connect=planned.connect_timeout or planned.timeout),
     )
-
-
-def _query_value(value: str | int | float | bool) -> str:
-    # YAML `true` means the word true in a URL, not Python's "True".
-    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 # Headers every client adds by itself: not worth showing in a report or a curl line.

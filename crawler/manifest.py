@@ -900,7 +900,7 @@ class Manifest(BaseModel):
     @property
     def values(self) -> dict[str, str]:
         """The `vars` as the text `{name}` placeholders are filled with."""
-        return {name: _text(value) for name, value in self.vars.items()}
+        return {name: scalar_text(value) for name, value in self.vars.items()}
 
     def planned_flows(self, default_timeout: float | None = None) -> list[PlannedFlow]:
         """Every flow x identity it runs as, in file order (flows left out by `only_env`
@@ -1055,26 +1055,28 @@ GENERATED = frozenset({"uuid", "random_int", "timestamp", "run_id"})
 _PLACEHOLDER_NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _text(value: Scalar) -> str:
-    # A var's value as it is written into a path, header or body.
+def scalar_text(value: Scalar) -> str:
+    """A scalar as it is written into a path, query, form or header: YAML `true` is the
+    word true, not Python's "True"."""
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
-def _strings(data: Any) -> Iterator[str]:
+def strings_in(data: Any) -> Iterator[str]:
+    """Every string in a JSON-like value (a request body), depth first."""
     if isinstance(data, str):
         yield data
     elif isinstance(data, dict):
         for value in data.values():
-            yield from _strings(value)
+            yield from strings_in(value)
     elif isinstance(data, list):
         for item in data:
-            yield from _strings(item)
+            yield from strings_in(item)
 
 
 def request_placeholders(check: Check) -> list[str]:
     """The `{name}` placeholders a check's request uses (path, query, headers, body)."""
     texts = [check.path, *check.headers.values(), *map(str, check.query.values())]
-    texts += _strings(check.json_body)
+    texts += strings_in(check.json_body)
     texts += [str(value) for value in (check.form or {}).values()]
     names = (m[1] for text in texts for m in _PLACEHOLDER_NAME.finditer(text) if m[1])
     return list(dict.fromkeys(names))

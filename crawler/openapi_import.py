@@ -291,20 +291,9 @@ def unresolved(check: Check) -> list[str]:
     """The `{TODO_name}` placeholders left in a check (path, query, headers, body), in order."""
     texts = [check.path, *map(str, check.query.values()), *check.headers.values()]
     texts += [str(v) for v in (check.form or {}).values()]
-    texts += list(_strings(check.json_body))
+    texts += list(manifest.strings_in(check.json_body))
     names = [m[1] for text in texts for m in _TODO.finditer(text) if m[1]]
     return list(dict.fromkeys(names))
-
-
-def _strings(data: Any) -> Iterator[str]:
-    if isinstance(data, str):
-        yield data
-    elif isinstance(data, dict):
-        for value in data.values():
-            yield from _strings(value)
-    elif isinstance(data, list):
-        for item in data:
-            yield from _strings(item)
 
 
 # --- the document ---------------------------------------------------------------------------------
